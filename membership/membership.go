@@ -1,0 +1,471 @@
+// Package membership runs lbd's gossip layer on hashicorp/memberlist. Every
+// node gossips its role, version, slots, task types and (on the master) the
+// task and HTTP addresses. The daemon turns the join, update and failure
+// events of worker nodes into scheduler calls; a worker finds the master's
+// task address here.
+package membership
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/lbd-dev/lbd/wire"
+)
+
+// Config sets up a node's membership.
+type Config struct {
+	Node      string
+	Bind      string   // gossip bind address host:port; port 0 picks a free port
+	Advertise string   // address other nodes use, host:port or host; "" lets memberlist choose
+	Join      []string // seed addresses host:port, joined until one answers
+	// RejoinInterval is how often the node joins its seeds and the
+	// addresses of failed peers again, so that membership heals after a
+	// partition that outlasted memberlist's memory of dead nodes.
+	RejoinInterval time.Duration
+	Meta           wire.Meta
+	Logger         *slog.Logger
+
+	// Tune adjusts the memberlist configuration after the defaults below;
+	// tests use it for shorter timers.
+	Tune func(*memberlist.Config)
+}
+
+// EventKind is what happened to a member.
+type EventKind int
+
+// Member events.
+const (
+	EventJoin EventKind = iota + 1
+	EventUpdate
+	EventLeave // left on purpose or failed; see Member.State
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventJoin:
+		return "join"
+	case EventUpdate:
+		return "update"
+	case EventLeave:
+		return "leave"
+	}
+	return "unknown"
+}
+
+// ErrNameConflict means that another live node uses this node's name.
+var ErrNameConflict = errors.New("node name conflict")
+
+// Member is one node as gossip sees it.
+type Member struct {
+	Name    string
+	Addr    string // gossip address host:port
+	State   string // alive, suspect, dead, left
+	Meta    wire.Meta
+	Foreign bool // metadata is not lbd's: never scheduled
+}
+
+// Event is one membership change.
+type Event struct {
+	Kind   EventKind
+	Member Member
+	At     time.Time // when gossip reported it
+}
+
+// Membership is a running gossip member.
+type Membership struct {
+	cfg  Config
+	log  *slog.Logger
+	ml   *memberlist.Memberlist
+	meta *metaDelegate
+
+	events *eventQueue
+
+	mu        sync.Mutex
+	conflicts []string             // name conflicts seen for this node's own name
+	failed    map[string]time.Time // gossip addresses of failed peers -> when they failed
+	foreign   map[string]bool      // foreign node names already logged
+
+	quit     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// LANConfig returns the memberlist settings lbd uses: memberlist's LAN
+// profile (1 s probe interval, 500 ms probe timeout, suspicion of
+// 4 × log10(N) probe intervals, at least 4 s) with a dead node's name
+// reclaimable after 1 s, so that a node restarted at a new address is a
+// member again within seconds instead of after the 30 s that dead nodes are
+// otherwise remembered.
+func LANConfig() *memberlist.Config {
+	c := memberlist.DefaultLANConfig()
+	c.DeadNodeReclaimTime = time.Second
+	return c
+}
+
+// Start binds the gossip port and starts joining the seeds in the
+// background. It fails at once when the port is taken.
+func Start(cfg Config) (*Membership, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RejoinInterval <= 0 {
+		cfg.RejoinInterval = 30 * time.Second
+	}
+	m := &Membership{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "gossip"),
+		events:  newEventQueue(),
+		failed:  make(map[string]time.Time),
+		foreign: make(map[string]bool),
+		quit:    make(chan struct{}),
+	}
+	meta, err := wire.EncodeMeta(cfg.Meta, wire.MaxMetaSize)
+	if err != nil {
+		return nil, err
+	}
+	m.meta = &metaDelegate{meta: meta}
+
+	mc, err := m.memberlistConfig()
+	if err != nil {
+		return nil, err
+	}
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return nil, bindError(cfg.Bind, err)
+	}
+	m.ml = ml
+
+	m.wg.Add(1)
+	go m.rejoinLoop()
+	return m, nil
+}
+
+func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
+	host, port, err := splitHostPort(m.cfg.Bind, "bind")
+	if err != nil {
+		return nil, err
+	}
+	mc := LANConfig()
+	mc.Name = m.cfg.Node
+	mc.BindAddr = host
+	mc.BindPort = port
+	mc.AdvertisePort = port
+	if m.cfg.Advertise != "" {
+		ahost, aport, err := splitAdvertise(m.cfg.Advertise, port)
+		if err != nil {
+			return nil, err
+		}
+		mc.AdvertiseAddr = ahost
+		mc.AdvertisePort = aport
+	}
+	mc.Delegate = m.meta
+	mc.Events = &eventDelegate{m: m}
+	mc.Conflict = &conflictDelegate{m: m}
+	mc.Logger = newStdLogger(m.log)
+	if m.cfg.Tune != nil {
+		m.cfg.Tune(mc)
+	}
+	return mc, nil
+}
+
+func splitHostPort(addr, setting string) (string, int, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("invalid %s address %q: %w (expected host:port)", setting, addr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("invalid %s port in %q: must be 0..65535", setting, addr)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return host, port, nil
+}
+
+func splitAdvertise(addr string, defaultPort int) (string, int, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return addr, defaultPort, nil // a bare host keeps the bind port
+	}
+	return splitHostPort(addr, "advertise")
+}
+
+// bindError names the address and the setting that changes it when the
+// gossip port cannot be bound.
+func bindError(bind string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("gossip address %s is already in use by another program: choose a free port with -bind (LBD_BIND, key bind): %w", bind, err)
+	}
+	return fmt.Errorf("start gossip on %s: %w", bind, err)
+}
+
+// JoinSeeds joins the configured seeds once and returns how many answered.
+// A node with no seeds is the first node of its cluster and returns 0, nil.
+// A name conflict with a live node seen during the join is an error.
+func (m *Membership) JoinSeeds() (int, error) {
+	if len(m.cfg.Join) == 0 {
+		return 0, nil
+	}
+	n, err := m.ml.Join(m.cfg.Join)
+	if c := m.takeConflicts(); len(c) > 0 {
+		return n, fmt.Errorf("%w: node name %q is already used by a live node at %s: give this node another name with -node (LBD_NODE, key node)", ErrNameConflict, m.cfg.Node, c[0])
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("join %v: %w", m.cfg.Join, err)
+	}
+	return n, nil
+}
+
+// WaitJoined joins the seeds, retrying with backoff until one answers, the
+// timeout passes (0 means no limit) or Shutdown is called. A name
+// conflict with a live node ends it at once with an error.
+func (m *Membership) WaitJoined(timeout time.Duration) error {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	delay := 100 * time.Millisecond
+	for {
+		n, err := m.JoinSeeds()
+		if err == nil {
+			if n > 0 {
+				m.log.Info("joined cluster", "seeds", m.cfg.Join, "answered", n, "members", m.ml.NumMembers())
+			}
+			return nil
+		}
+		if errors.Is(err, ErrNameConflict) {
+			return err
+		}
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			return fmt.Errorf("no seed answered within %s: %w", timeout, err)
+		}
+		m.log.Warn("join failed, retrying", "seeds", m.cfg.Join, "retry_in", delay, "err", err)
+		select {
+		case <-m.quit:
+			return fmt.Errorf("shut down before joining: %w", err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+func (m *Membership) takeConflicts() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.conflicts
+	m.conflicts = nil
+	return c
+}
+
+// rejoinLoop joins the seeds and recently failed peers every
+// RejoinInterval while any of them is not an alive member.
+func (m *Membership) rejoinLoop() {
+	defer m.wg.Done()
+	ticker := time.NewTicker(m.cfg.RejoinInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-ticker.C:
+		}
+		targets := m.rejoinTargets()
+		if len(targets) == 0 {
+			continue
+		}
+		n, err := m.ml.Join(targets)
+		if n > 0 {
+			m.log.Info("re-joined peers", "targets", targets, "answered", n, "members", m.ml.NumMembers())
+		} else {
+			m.log.Debug("re-join found no peer", "targets", targets, "err", err)
+		}
+	}
+}
+
+// failedMemory is how long the address of a failed peer is re-joined.
+const failedMemory = 24 * time.Hour
+
+func (m *Membership) rejoinTargets() []string {
+	alive := make(map[string]bool)
+	for _, n := range m.ml.Members() {
+		if n.State == memberlist.StateAlive {
+			alive[n.Address()] = true
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	now := time.Now()
+	for addr, at := range m.failed {
+		if now.Sub(at) > failedMemory || alive[addr] {
+			delete(m.failed, addr)
+			continue
+		}
+		out = append(out, addr)
+	}
+	if len(m.ml.Members()) <= 1 || len(out) > 0 {
+		out = append(out, m.cfg.Join...)
+	} else {
+		// Seeds given by name may resolve to addresses that differ from
+		// the members' addresses; join them only while the cluster lacks
+		// a master.
+		if !m.hasMasterLocked() {
+			out = append(out, m.cfg.Join...)
+		}
+	}
+	return out
+}
+
+func (m *Membership) hasMasterLocked() bool {
+	for _, n := range m.ml.Members() {
+		if n.State != memberlist.StateAlive {
+			continue
+		}
+		if meta, err := wire.DecodeMeta(n.Meta); err == nil && meta.Role == wire.RoleMaster {
+			return true
+		}
+	}
+	return false
+}
+
+// Events returns the channel of membership changes of other nodes. It is
+// never closed; a slow reader delays no gossip because events queue.
+func (m *Membership) Events() <-chan Event { return m.events.out }
+
+// Members returns every node that gossip knows, this one included.
+func (m *Membership) Members() []Member {
+	nodes := m.ml.Members()
+	out := make([]Member, 0, len(nodes))
+	for _, n := range nodes {
+		out = append(out, toMember(n))
+	}
+	return out
+}
+
+// Member returns the alive lbd member with the given name.
+func (m *Membership) Member(name string) (Member, bool) {
+	for _, n := range m.ml.Members() {
+		if n.Name == name && n.State == memberlist.StateAlive {
+			mem := toMember(n)
+			return mem, !mem.Foreign
+		}
+	}
+	return Member{}, false
+}
+
+// MasterTaskAddr returns the task address of the alive master, with an
+// unspecified host (0.0.0.0 or ::) replaced by the master's gossip address.
+func (m *Membership) MasterTaskAddr() string {
+	var best *memberlist.Node
+	var bestMeta wire.Meta
+	for _, n := range m.ml.Members() {
+		if n.State != memberlist.StateAlive {
+			continue
+		}
+		meta, err := wire.DecodeMeta(n.Meta)
+		if err != nil || meta.Role != wire.RoleMaster || meta.TaskAddr == "" {
+			continue
+		}
+		if best == nil || n.Name < best.Name {
+			best, bestMeta = n, meta
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(bestMeta.TaskAddr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = best.Addr.String()
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// LocalAddr returns this node's advertised gossip address.
+func (m *Membership) LocalAddr() string {
+	return m.ml.LocalNode().Address()
+}
+
+// LocalIP returns this node's advertised gossip IP.
+func (m *Membership) LocalIP() net.IP {
+	return m.ml.LocalNode().Addr
+}
+
+// NumMembers returns the number of alive members, this node included.
+func (m *Membership) NumMembers() int { return m.ml.NumMembers() }
+
+// UpdateMeta gossips new metadata for this node.
+func (m *Membership) UpdateMeta(meta wire.Meta) error {
+	b, err := wire.EncodeMeta(meta, wire.MaxMetaSize)
+	if err != nil {
+		return err
+	}
+	m.meta.set(b)
+	return m.ml.UpdateNode(5 * time.Second)
+}
+
+// Leave tells the cluster this node leaves, waiting up to timeout for the
+// message to spread, then stops gossip. Safe to call more than once.
+func (m *Membership) Leave(timeout time.Duration) error {
+	var err error
+	m.stopOnce.Do(func() {
+		close(m.quit)
+		m.wg.Wait()
+		if lerr := m.ml.Leave(timeout); lerr != nil {
+			err = fmt.Errorf("leave cluster: %w", lerr)
+		}
+		if serr := m.ml.Shutdown(); serr != nil && err == nil {
+			err = fmt.Errorf("stop gossip: %w", serr)
+		}
+		m.events.close()
+	})
+	return err
+}
+
+// Shutdown stops gossip without telling the cluster; others see this node
+// fail. Safe to call more than once and after Leave.
+func (m *Membership) Shutdown() error {
+	var err error
+	m.stopOnce.Do(func() {
+		close(m.quit)
+		m.wg.Wait()
+		err = m.ml.Shutdown()
+		m.events.close()
+	})
+	return err
+}
+
+func toMember(n *memberlist.Node) Member {
+	mem := Member{Name: n.Name, Addr: n.Address(), State: stateName(n.State)}
+	meta, err := wire.DecodeMeta(n.Meta)
+	if err != nil {
+		mem.Foreign = true
+	} else {
+		mem.Meta = meta
+	}
+	return mem
+}
+
+func stateName(s memberlist.NodeStateType) string {
+	switch s {
+	case memberlist.StateAlive:
+		return "alive"
+	case memberlist.StateSuspect:
+		return "suspect"
+	case memberlist.StateDead:
+		return "dead"
+	case memberlist.StateLeft:
+		return "left"
+	}
+	return "unknown"
+}

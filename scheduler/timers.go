@@ -1,0 +1,120 @@
+package scheduler
+
+import (
+	"time"
+)
+
+// retentionCheck is how often final tasks past the retention time are removed.
+const retentionCheck = time.Second
+
+func (s *Scheduler) wakeTimersLocked() {
+	select {
+	case s.wakeTimers <- struct{}{}:
+	default:
+	}
+}
+
+// timerLoop starts due retries, requeues unclaimed orphans after the
+// adoption grace time, and removes final tasks past their retention.
+func (s *Scheduler) timerLoop() {
+	defer s.wg.Done()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var due []*task
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-timer.C:
+		case <-s.wakeTimers:
+		}
+
+		now := time.Now()
+		s.mu.Lock()
+		due = s.retries.popDue(now, due[:0])
+		for _, t := range due {
+			s.retrying--
+			t.status = StatusQueued
+			t.runAt = time.Time{}
+			s.markDirtyLocked(t)
+			s.dispatchLocked(t)
+		}
+		if !s.adoptBy.IsZero() && !now.Before(s.adoptBy) {
+			s.requeueOrphansLocked()
+		}
+		s.expireLocked(now)
+		next := now.Add(retentionCheck)
+		if at, ok := s.retries.next(); ok && at.Before(next) {
+			next = at
+		}
+		if !s.adoptBy.IsZero() && s.adoptBy.Before(next) {
+			next = s.adoptBy
+		}
+		s.mu.Unlock()
+
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(max(time.Until(next), time.Millisecond))
+	}
+}
+
+// requeueOrphansLocked queues again the attempts that were running before a
+// restart and that no worker claimed. The lost attempt does not count
+// against max_attempts: the master, not the task, went away.
+func (s *Scheduler) requeueOrphansLocked() {
+	requeued := 0
+	for _, t := range s.orphans {
+		if !t.orphan || t.status != StatusRunning || t.worker != nil {
+			continue
+		}
+		t.orphan = false
+		s.running--
+		s.waiting++
+		s.waitingBytes += int64(len(t.payload))
+		t.status = StatusQueued
+		t.errMsg = "attempt not claimed by any worker after master restart"
+		s.markDirtyLocked(t)
+		s.dispatchLocked(t)
+		requeued++
+	}
+	s.orphans = nil
+	s.adoptBy = time.Time{}
+	s.log.Info("adoption grace time over", "requeued", requeued)
+}
+
+// expireLocked forgets final tasks that ended more than ResultRetention ago.
+func (s *Scheduler) expireLocked(now time.Time) {
+	cutoff := now.Add(-s.cfg.ResultRetention)
+	n := 0
+	for n < len(s.finished) {
+		t := s.finished[n]
+		if t.finished.After(cutoff) && t.status.Final() {
+			break
+		}
+		n++
+		if !t.status.Final() || s.tasks[t.id] != t {
+			continue // retried since, or already gone
+		}
+		delete(s.tasks, t.id)
+		if t.key != "" && s.keys[t.key] == t {
+			delete(s.keys, t.key)
+		}
+		if s.persist {
+			s.deletes = append(s.deletes, t.id)
+		}
+	}
+	if n > 0 {
+		clear(s.finished[:n])
+		s.finished = s.finished[n:]
+		if s.persist && len(s.deletes) > 0 {
+			select {
+			case s.wakePersist <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
