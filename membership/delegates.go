@@ -43,12 +43,13 @@ func (d *eventDelegate) NotifyJoin(n *memberlist.Node) {
 	d.emit(EventJoin, n)
 }
 
+// NotifyLeave records the node's address for re-joins. memberlist does not
+// update Node.State for the callback (v0.7.0 keeps the state in its own
+// nodeState), so a leave and a failure look alike here.
 func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
-	if n.State == memberlist.StateDead {
-		d.m.mu.Lock()
-		d.m.failed[n.Address()] = timeNow()
-		d.m.mu.Unlock()
-	}
+	d.m.mu.Lock()
+	d.m.failed[n.Address()] = timeNow()
+	d.m.mu.Unlock()
 	d.emit(EventLeave, n)
 }
 
@@ -61,11 +62,14 @@ func (d *eventDelegate) emit(kind EventKind, n *memberlist.Node) {
 		return
 	}
 	mem := toMember(n)
+	if kind == EventLeave {
+		mem.State = "left or failed"
+	}
 	if mem.Foreign {
 		d.m.logForeign(mem)
 		return
 	}
-	lg := d.m.log.With("member", mem.Name, "addr", mem.Addr, "role", mem.Meta.Role, "state", mem.State)
+	lg := d.m.log.With("member", mem.Name, "addr", mem.Addr, "role", mem.Meta.Role)
 	switch kind {
 	case EventJoin:
 		lg.Info("member joined", "version", mem.Meta.Version, "slots", mem.Meta.Slots)

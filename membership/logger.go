@@ -39,6 +39,6 @@ func (w *levelWriter) Write(p []byte) (int, error) {
 		}
 	}
 	msg = bytes.TrimPrefix(msg, []byte("memberlist: "))
-	w.log.Log(context.Background(), level, string(msg), "component", "gossip")
+	w.log.Log(context.Background(), level, string(msg))
 	return len(p), nil
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -67,7 +68,7 @@ var ErrNameConflict = errors.New("node name conflict")
 type Member struct {
 	Name    string
 	Addr    string // gossip address host:port
-	State   string // alive, suspect, dead, left
+	State   string // "alive" (alive or suspect), or "left or failed" in a leave event
 	Meta    wire.Meta
 	Foreign bool // metadata is not lbd's: never scheduled
 }
@@ -201,7 +202,9 @@ func splitAdvertise(addr string, defaultPort int) (string, int, error) {
 // bindError names the address and the setting that changes it when the
 // gossip port cannot be bound.
 func bindError(bind string, err error) error {
-	if errors.Is(err, syscall.EADDRINUSE) {
+	// memberlist formats the listener's error with %v, so the errno is
+	// matched in the text as well.
+	if errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use") {
 		return fmt.Errorf("gossip address %s is already in use by another program: choose a free port with -bind (LBD_BIND, key bind): %w", bind, err)
 	}
 	return fmt.Errorf("start gossip on %s: %w", bind, err)
@@ -209,19 +212,42 @@ func bindError(bind string, err error) error {
 
 // JoinSeeds joins the configured seeds once and returns how many answered.
 // A node with no seeds is the first node of its cluster and returns 0, nil.
-// A name conflict with a live node seen during the join is an error.
+// When gossip reports another node under this node's name, JoinSeeds
+// probes that node's address: a live node there is an ErrNameConflict; a
+// silent one is this node's own earlier process, not yet declared dead, and
+// JoinSeeds returns errNameNotFree so that the caller retries.
 func (m *Membership) JoinSeeds() (int, error) {
 	if len(m.cfg.Join) == 0 {
 		return 0, nil
 	}
 	n, err := m.ml.Join(m.cfg.Join)
-	if c := m.takeConflicts(); len(c) > 0 {
-		return n, fmt.Errorf("%w: node name %q is already used by a live node at %s: give this node another name with -node (LBD_NODE, key node)", ErrNameConflict, m.cfg.Node, c[0])
+	if others := m.takeConflicts(); len(others) > 0 {
+		for _, addr := range others {
+			if answers(addr) {
+				return n, fmt.Errorf("%w: node name %q is already used by a live node at %s: give this node another name with -node (LBD_NODE, key node)",
+					ErrNameConflict, m.cfg.Node, addr)
+			}
+		}
+		return n, fmt.Errorf("%w: the cluster still lists %q at %s, which does not answer", errNameNotFree, m.cfg.Node, others[0])
 	}
 	if n == 0 {
 		return 0, fmt.Errorf("join %v: %w", m.cfg.Join, err)
 	}
 	return n, nil
+}
+
+// errNameNotFree means that the cluster still lists this node's name at an
+// address where nothing answers, typically this node before a restart.
+var errNameNotFree = errors.New("node name not yet free")
+
+// answers reports whether a gossip TCP listener accepts connections at addr.
+func answers(addr string) bool {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // WaitJoined joins the seeds, retrying with backoff until one answers, the
@@ -247,13 +273,17 @@ func (m *Membership) WaitJoined(timeout time.Duration) error {
 		if !deadline.IsZero() && time.Now().After(deadline) {
 			return fmt.Errorf("no seed answered within %s: %w", timeout, err)
 		}
-		m.log.Warn("join failed, retrying", "seeds", m.cfg.Join, "retry_in", delay, "err", err)
+		if errors.Is(err, errNameNotFree) {
+			m.log.Warn("waiting for the cluster to declare this node's earlier process dead", "retry_in", delay, "err", err)
+		} else {
+			m.log.Warn("join failed, retrying", "seeds", m.cfg.Join, "retry_in", delay, "err", err)
+		}
 		select {
 		case <-m.quit:
 			return fmt.Errorf("shut down before joining: %w", err)
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, 5*time.Second)
+		delay = min(delay*2, 2*time.Second)
 	}
 }
 
@@ -296,9 +326,7 @@ const failedMemory = 24 * time.Hour
 func (m *Membership) rejoinTargets() []string {
 	alive := make(map[string]bool)
 	for _, n := range m.ml.Members() {
-		if n.State == memberlist.StateAlive {
-			alive[n.Address()] = true
-		}
+		alive[n.Address()] = true
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -326,9 +354,6 @@ func (m *Membership) rejoinTargets() []string {
 
 func (m *Membership) hasMasterLocked() bool {
 	for _, n := range m.ml.Members() {
-		if n.State != memberlist.StateAlive {
-			continue
-		}
 		if meta, err := wire.DecodeMeta(n.Meta); err == nil && meta.Role == wire.RoleMaster {
 			return true
 		}
@@ -353,7 +378,7 @@ func (m *Membership) Members() []Member {
 // Member returns the alive lbd member with the given name.
 func (m *Membership) Member(name string) (Member, bool) {
 	for _, n := range m.ml.Members() {
-		if n.Name == name && n.State == memberlist.StateAlive {
+		if n.Name == name {
 			mem := toMember(n)
 			return mem, !mem.Foreign
 		}
@@ -367,9 +392,6 @@ func (m *Membership) MasterTaskAddr() string {
 	var best *memberlist.Node
 	var bestMeta wire.Meta
 	for _, n := range m.ml.Members() {
-		if n.State != memberlist.StateAlive {
-			continue
-		}
 		meta, err := wire.DecodeMeta(n.Meta)
 		if err != nil || meta.Role != wire.RoleMaster || meta.TaskAddr == "" {
 			continue
@@ -446,7 +468,7 @@ func (m *Membership) Shutdown() error {
 }
 
 func toMember(n *memberlist.Node) Member {
-	mem := Member{Name: n.Name, Addr: n.Address(), State: stateName(n.State)}
+	mem := Member{Name: n.Name, Addr: n.Address(), State: "alive"}
 	meta, err := wire.DecodeMeta(n.Meta)
 	if err != nil {
 		mem.Foreign = true
@@ -454,18 +476,4 @@ func toMember(n *memberlist.Node) Member {
 		mem.Meta = meta
 	}
 	return mem
-}
-
-func stateName(s memberlist.NodeStateType) string {
-	switch s {
-	case memberlist.StateAlive:
-		return "alive"
-	case memberlist.StateSuspect:
-		return "suspect"
-	case memberlist.StateDead:
-		return "dead"
-	case memberlist.StateLeft:
-		return "left"
-	}
-	return "unknown"
 }
