@@ -1,0 +1,149 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// setting describes one scalar or list setting: its key in the file, its
+// flag and variable names follow from the key.
+type setting struct {
+	key   string // file key: data_dir
+	block string // "" for the top level, "worker" for the worker block
+	kind  kind
+	arg   string // value placeholder in -h: ADDR, DURATION, BYTES
+	help  string // description for -h: what it sets, and its unit or range
+	def   string // default for -h when the value in Defaults() would mislead
+	dev   string // default in dev mode for -h, "" when dev mode keeps the default
+	ptr   func(c *Config) any
+	check func(v any) (any, error) // validates one value and returns it normalized; may be nil
+}
+
+// flagName returns the flag name without the dash: data-dir.
+func (s *setting) flagName() string { return strings.ReplaceAll(s.key, "_", "-") }
+
+// envName returns the variable name: LBD_DATA_DIR.
+func (s *setting) envName() string { return "LBD_" + strings.ToUpper(s.key) }
+
+// Upper bounds of settings whose range is not obvious.
+const (
+	maxPopulation  = 100_000
+	maxAttemptsMax = 1000
+	maxNodeName    = 128
+	maxFrameLimit  = 1 << 30 // one frame is buffered whole in memory on each connection
+	frameOverhead  = 64 << 10
+)
+
+// settings lists every scalar and list setting. Blocks (task_type, handler)
+// are decoded separately. The order is the order of -h.
+var settings = []*setting{
+	{key: "role", kind: kindString, arg: "ROLE", help: "node role: master or worker; required unless -dev",
+		def: "none", ptr: func(c *Config) any { return &c.Role }, check: oneOf(RoleMaster, RoleWorker)},
+	{key: "dev", kind: kindBool, help: "dev mode: a master and a local worker in one process, on loopback addresses only",
+		ptr: func(c *Config) any { return &c.Dev }},
+	{key: "node", kind: kindString, arg: "NAME", help: "node name in the cluster, 1 to 128 characters without whitespace",
+		def: "the host name", ptr: func(c *Config) any { return &c.Node }, check: checkNodeName},
+	{key: "bind", kind: kindString, arg: "ADDR", help: "gossip listen address, host:port (TCP and UDP); an empty host means all interfaces",
+		dev: "127.0.0.1:7946", ptr: func(c *Config) any { return &c.Bind }, check: listenAddr},
+	{key: "advertise", kind: kindString, arg: "ADDR", help: "gossip address other nodes use to reach this one, host:port or a host alone to use the bind port",
+		def: "picked by memberlist", ptr: func(c *Config) any { return &c.Advertise }, check: peerAddr},
+	{key: "join", kind: kindList, arg: "LIST", help: "seed nodes to join, comma-separated host:port (port 7946 when omitted)",
+		def: "none", ptr: func(c *Config) any { return &c.Join }, check: joinList},
+	{key: "rejoin_interval", kind: kindDuration, arg: "DURATION", help: "how often to join seeds and known peers again after losing them",
+		ptr: func(c *Config) any { return &c.RejoinInterval }, check: positiveDuration},
+	{key: "data_dir", kind: kindString, arg: "PATH", help: "absolute path of the directory of the durable task store",
+		dev: "lbd-dev-NODE under the temporary directory", ptr: func(c *Config) any { return &c.DataDir }, check: absPath},
+	{key: "log_level", kind: kindString, arg: "LEVEL", help: "log level: debug, info, warn or error",
+		ptr: func(c *Config) any { return &c.LogLevel }, check: oneOf("debug", "info", "warn", "error")},
+	{key: "log_format", kind: kindString, arg: "FORMAT", help: "log format: text or json",
+		ptr: func(c *Config) any { return &c.LogFormat }, check: oneOf("text", "json")},
+	{key: "task_addr", kind: kindString, arg: "ADDR", help: "master: task listener that workers dial, host:port",
+		dev: "127.0.0.1:7947", ptr: func(c *Config) any { return &c.TaskAddr }, check: listenAddr},
+	{key: "http_addr", kind: kindString, arg: "ADDR", help: "master: HTTP API listen address, host:port; the CLI reads LBD_HTTP_ADDR too",
+		ptr: func(c *Config) any { return &c.HTTPAddr }, check: listenAddr},
+	{key: "durability", kind: kindString, arg: "MODE", help: "master: fsync (an accepted task survives a crash) or none (faster, a crash can lose tasks)",
+		dev: "none", ptr: func(c *Config) any { return &c.Durability }, check: oneOf(DurabilityFsync, DurabilityNone)},
+	{key: "max_attempts", kind: kindInt, arg: "N", help: "master: attempts a task gets before it ends as failed, 1 to 1000",
+		ptr: func(c *Config) any { return &c.MaxAttempts }, check: intRange(1, maxAttemptsMax)},
+	{key: "task_timeout", kind: kindDuration, arg: "DURATION", help: "master: time one attempt may run when the task and its type set none",
+		ptr: func(c *Config) any { return &c.TaskTimeout }, check: positiveDuration},
+	{key: "retry_backoff", kind: kindDuration, arg: "DURATION", help: "master: delay before the first retry of a task",
+		ptr: func(c *Config) any { return &c.RetryBackoff }, check: positiveDuration},
+	{key: "retry_backoff_max", kind: kindDuration, arg: "DURATION", help: "master: maximum delay between retries, at least retry_backoff",
+		ptr: func(c *Config) any { return &c.RetryBackoffMax }, check: positiveDuration},
+	{key: "max_queued_tasks", kind: kindInt, arg: "N", help: "master: unfinished tasks kept before new ones are rejected",
+		ptr: func(c *Config) any { return &c.MaxQueuedTasks }, check: intRange(1, 0)},
+	{key: "max_queued_bytes", kind: kindSize, arg: "BYTES", help: "master: total payload of unfinished tasks kept before new ones are rejected",
+		ptr: func(c *Config) any { return &c.MaxQueuedBytes }, check: sizeRange(1, 0)},
+	{key: "max_payload_bytes", kind: kindSize, arg: "BYTES", help: "largest payload of one task",
+		ptr: func(c *Config) any { return &c.MaxPayloadBytes }, check: sizeRange(1, 0)},
+	{key: "max_output_bytes", kind: kindSize, arg: "BYTES", help: "largest output of one attempt",
+		ptr: func(c *Config) any { return &c.MaxOutputBytes }, check: sizeRange(1, 0)},
+	{key: "max_frame_bytes", kind: kindSize, arg: "BYTES", help: "largest frame on a task connection; at least 64KiB above both payload and output limits, at most 1GiB",
+		ptr: func(c *Config) any { return &c.MaxFrameBytes }, check: sizeRange(frameOverhead+1, maxFrameLimit)},
+	{key: "heartbeat_interval", kind: kindDuration, arg: "DURATION", help: "time between heartbeats on a task connection",
+		ptr: func(c *Config) any { return &c.HeartbeatInterval }, check: positiveDuration},
+	{key: "heartbeat_timeout", kind: kindDuration, arg: "DURATION", help: "silence after which a task connection counts as dead, at least twice heartbeat_interval",
+		ptr: func(c *Config) any { return &c.HeartbeatTimeout }, check: positiveDuration},
+	{key: "result_retention", kind: kindDuration, arg: "DURATION", help: "master: how long a finished task and its result are kept",
+		ptr: func(c *Config) any { return &c.ResultRetention }, check: positiveDuration},
+	{key: "adopt_grace", kind: kindDuration, arg: "DURATION", help: "master: time workers have after a master restart to claim running attempts",
+		ptr: func(c *Config) any { return &c.AdoptGrace }, check: positiveDuration},
+	{key: "population", block: blockWorker, kind: kindInt, arg: "N", help: "worker: number of slots, each running one task at a time, 1 to 100000",
+		def: "the number of CPUs", ptr: func(c *Config) any { return &c.Worker.Population }, check: intRange(1, maxPopulation)},
+	{key: "drain_timeout", block: blockWorker, kind: kindDuration, arg: "DURATION", help: "worker: time a draining worker waits for running tasks before it hands them back",
+		ptr: func(c *Config) any { return &c.Worker.DrainTimeout }, check: positiveDuration},
+	{key: "builtins", block: blockWorker, kind: kindList, arg: "LIST", help: "worker: built-in handlers to enable, comma-separated: echo, sleep",
+		def: "none", dev: "echo,sleep", ptr: func(c *Config) any { return &c.Worker.Builtins }, check: builtinList},
+}
+
+// Block names in the file.
+const (
+	blockWorker   = "worker"
+	blockHandler  = "handler"
+	blockTaskType = "task_type"
+)
+
+// settingByKey returns the setting with key in block, or nil.
+func settingByKey(block, key string) *setting {
+	for _, s := range settings {
+		if s.block == block && s.key == key {
+			return s
+		}
+	}
+	return nil
+}
+
+// keysIn returns the keys of the settings in block.
+func keysIn(block string) []string {
+	var keys []string
+	for _, s := range settings {
+		if s.block == block {
+			keys = append(keys, s.key)
+		}
+	}
+	return keys
+}
+
+// assign stores v, which parseText or parseCty returned for s.kind, in c.
+// A list value is appended when appendList is set.
+func (s *setting) assign(c *Config, v any, appendList bool) {
+	switch p := s.ptr(c).(type) {
+	case *string:
+		*p = v.(string)
+	case *bool:
+		*p = v.(bool)
+	case *int:
+		*p = v.(int)
+	case *int64:
+		*p = v.(int64)
+	case *time.Duration:
+		*p = v.(time.Duration)
+	case *[]string:
+		if appendList {
+			*p = append(*p, v.([]string)...)
+		} else {
+			*p = v.([]string)
+		}
+	}
+}
