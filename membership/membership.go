@@ -94,9 +94,10 @@ type Membership struct {
 	failed    map[string]time.Time // gossip addresses of failed peers -> when they failed
 	foreign   map[string]bool      // foreign node names already logged
 
-	quit     chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	rejoinNow chan struct{} // a token asks rejoinLoop to run at once
+	quit      chan struct{}
+	stopOnce  sync.Once
+	wg        sync.WaitGroup
 }
 
 // LANConfig returns the memberlist settings lbd uses: memberlist's LAN
@@ -126,7 +127,9 @@ func Start(cfg Config) (*Membership, error) {
 		events:  newEventQueue(),
 		failed:  make(map[string]time.Time),
 		foreign: make(map[string]bool),
-		quit:    make(chan struct{}),
+
+		rejoinNow: make(chan struct{}, 1),
+		quit:      make(chan struct{}),
 	}
 	meta, err := wire.EncodeMeta(cfg.Meta, wire.MaxMetaSize)
 	if err != nil {
@@ -295,18 +298,49 @@ func (m *Membership) takeConflicts() []string {
 	return c
 }
 
+// minRejoinGap bounds how often RejoinSoon makes the node join again.
+const minRejoinGap = time.Second
+
+// RejoinSoon asks for a join of the seeds and failed peers now instead of
+// at the next RejoinInterval, for a worker that lost sight of its master.
+// Calls closer together than one second are merged.
+func (m *Membership) RejoinSoon() {
+	select {
+	case m.rejoinNow <- struct{}{}:
+	default:
+	}
+}
+
+// JoinAddr joins one node at addr, for a master that learns of a worker on
+// its task port before gossip reports it.
+func (m *Membership) JoinAddr(addr string) error {
+	_, err := m.ml.Join([]string{addr})
+	return err
+}
+
 // rejoinLoop joins the seeds and recently failed peers every
-// RejoinInterval while any of them is not an alive member.
+// RejoinInterval, or sooner on RejoinSoon, while any of them is not an
+// alive member.
 func (m *Membership) rejoinLoop() {
 	defer m.wg.Done()
 	ticker := time.NewTicker(m.cfg.RejoinInterval)
 	defer ticker.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-m.quit:
 			return
 		case <-ticker.C:
+		case <-m.rejoinNow:
+			if wait := minRejoinGap - time.Since(last); wait > 0 {
+				select {
+				case <-m.quit:
+					return
+				case <-time.After(wait):
+				}
+			}
 		}
+		last = time.Now()
 		targets := m.rejoinTargets()
 		if len(targets) == 0 {
 			continue

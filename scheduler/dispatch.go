@@ -104,7 +104,7 @@ func (s *Scheduler) finishLocked(t *task, status Status) {
 		close(t.done)
 		t.done = nil
 	}
-	s.finished = append(s.finished, t)
+	s.finished = append(s.finished, finishedEntry{t: t, at: t.finished})
 	s.markDirtyLocked(t)
 }
 

@@ -114,7 +114,10 @@ func (s *Scheduler) load() error {
 	}
 
 	slices.SortFunc(final, func(a, b *task) int { return a.finished.Compare(b.finished) })
-	s.finished = final
+	s.finished = make([]finishedEntry, len(final))
+	for i, t := range final {
+		s.finished[i] = finishedEntry{t: t, at: t.finished}
+	}
 	if len(s.orphans) > 0 {
 		s.adoptBy = now.Add(s.cfg.AdoptGrace)
 	}

@@ -30,8 +30,8 @@ type Scheduler struct {
 	retrying     int
 	running      int
 	retries      retryHeap
-	finished     []*task // final tasks in the order they ended, for retention
-	orphans      []*task // running before a restart, not yet claimed
+	finished     []finishedEntry // final tasks in the order they ended, for retention
+	orphans      []*task         // running before a restart, not yet claimed
 	adoptBy      time.Time
 	dirty        []*task
 	deletes      []string
@@ -224,6 +224,9 @@ func (s *Scheduler) reserve(specs []Spec) (ids []string, fresh []*task, err erro
 	for i := range specs {
 		if k := specs[i].Key; k != "" {
 			if t := s.keys[k]; t != nil {
+				if t.pending {
+					return nil, nil, fmt.Errorf("%w: a task with key %q is being stored by another request; retry in a moment", ErrConflict, k)
+				}
 				ids[i] = t.id
 				continue
 			}
@@ -397,6 +400,9 @@ func (s *Scheduler) Retry(id string) (Task, error) {
 	}
 	if s.waiting+1 > s.cfg.MaxQueuedTasks {
 		return t.snapshot(), &LimitError{Setting: "max_queued_tasks", Limit: int64(s.cfg.MaxQueuedTasks), Value: int64(s.waiting + 1), kind: ErrQueueFull}
+	}
+	if bytes := s.waitingBytes + int64(len(t.payload)); bytes > s.cfg.MaxQueuedBytes {
+		return t.snapshot(), &LimitError{Setting: "max_queued_bytes", Limit: s.cfg.MaxQueuedBytes, Value: bytes, kind: ErrQueueFull}
 	}
 
 	t.failures = 0

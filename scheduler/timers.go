@@ -86,18 +86,28 @@ func (s *Scheduler) requeueOrphansLocked() {
 	s.log.Info("adoption grace time over", "requeued", requeued)
 }
 
+// finishedEntry is a place in the retention order. A task that was retried
+// and ended again has a newer entry; the older one no longer matches its
+// finish time and is skipped.
+type finishedEntry struct {
+	t  *task
+	at time.Time
+}
+
 // expireLocked forgets final tasks that ended more than ResultRetention ago.
 func (s *Scheduler) expireLocked(now time.Time) {
 	cutoff := now.Add(-s.cfg.ResultRetention)
 	n := 0
 	for n < len(s.finished) {
-		t := s.finished[n]
-		if t.finished.After(cutoff) && t.status.Final() {
+		e := s.finished[n]
+		t := e.t
+		current := t.status.Final() && t.finished.Equal(e.at) && s.tasks[t.id] == t
+		if current && e.at.After(cutoff) {
 			break
 		}
 		n++
-		if !t.status.Final() || s.tasks[t.id] != t {
-			continue // retried since, or already gone
+		if !current {
+			continue // retried since (a newer entry exists), or already gone
 		}
 		delete(s.tasks, t.id)
 		if t.key != "" && s.keys[t.key] == t {

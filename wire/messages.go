@@ -79,6 +79,10 @@ type Hello struct {
 	Types    []string // task types the worker has handlers for
 	Running  []AttemptRef
 	Draining bool // the worker takes no new tasks
+
+	// GossipAddr is the worker's gossip address. A master that does not
+	// yet see the worker in gossip (it restarted, say) joins it there.
+	GossipAddr string
 }
 
 // Welcome accepts a worker. Stale lists attempts from Hello.Running that

@@ -57,6 +57,10 @@ type Config struct {
 	// DialTimeout bounds one TCP connect to the master. 0 means 5 s.
 	DialTimeout time.Duration
 
+	// GossipAddr is the worker's gossip address, sent in Hello so that a
+	// master that restarted can join it. "" sends none.
+	GossipAddr string
+
 	// Logger receives the worker's logs. nil discards them.
 	Logger *slog.Logger
 }

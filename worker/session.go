@@ -220,6 +220,8 @@ func (w *Worker) helloLocked() wire.Hello {
 		Slots:    w.slots,
 		Types:    slices.Clone(w.types),
 		Draining: w.draining,
+
+		GossipAddr: w.cfg.GossipAddr,
 	}
 	hello.Running = w.fitRefs(hello, w.unfinishedRefsLocked())
 	return hello

@@ -53,7 +53,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{
 		cfg:            cfg,
-		log:            cfg.Logger.With("node", cfg.Node),
+		log:            cfg.Logger,
 		drainRequested: make(chan struct{}),
 		slots:          cfg.Slots,
 		handlers:       cfg.Handlers,

@@ -1,0 +1,116 @@
+// Package client is the Go client of the master's HTTP API.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultTimeout is the default limit on one request. A request that waits
+// for a task gets its wait time on top.
+const DefaultTimeout = 30 * time.Second
+
+// Client sends requests to one master. It is safe for concurrent use.
+type Client struct {
+	base    string // scheme://host:port and any path prefix, without a trailing slash
+	addrErr error  // set when the address given to New is invalid
+	http    *http.Client
+	timeout time.Duration
+	backoff time.Duration // delay before the first retry of a keyed submit
+}
+
+// Option changes a Client that New creates.
+type Option func(*Client)
+
+// WithHTTPClient makes the Client send its requests through hc, for TLS
+// settings or a custom transport. The Client's own timeouts still apply.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) { c.http = hc }
+}
+
+// WithTimeout sets the limit on one request; d <= 0 keeps DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) {
+		if d > 0 {
+			c.timeout = d
+		}
+	}
+}
+
+// New returns a Client for the master at addr, either "host:port" or a URL
+// such as "http://host:port". An invalid addr makes every request fail with
+// an error that wraps ErrInvalidAddress and names it.
+func New(addr string, opts ...Option) *Client {
+	c := &Client{http: &http.Client{}, timeout: DefaultTimeout, backoff: 250 * time.Millisecond}
+	c.base, c.addrErr = baseURL(addr)
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c
+}
+
+func baseURL(addr string) (string, error) {
+	raw := addr
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err == nil && (u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "") {
+		err = fmt.Errorf("want host:port or http://host:port")
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w %q: %w", ErrInvalidAddress, addr, err)
+	}
+	return u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/"), nil
+}
+
+// do sends one request with in as its JSON body, when not nil, and decodes
+// the response into out. wait is added to the request's time limit.
+func (c *Client) do(ctx context.Context, method, path string, in, out any, wait time.Duration) error {
+	if c.addrErr != nil {
+		return c.addrErr
+	}
+	var body io.Reader
+	if in != nil {
+		raw, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request %s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(raw)
+	}
+
+	reqCtx, cancel := context.WithTimeout(ctx, c.timeout+wait)
+	defer cancel()
+	req, err := http.NewRequestWithContext(reqCtx, method, c.base+path, body)
+	if err != nil {
+		return fmt.Errorf("build request %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s %s: %w", method, path, context.Cause(ctx))
+		}
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode >= 300 {
+		return readAPIError(resp)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode response to %s %s (%s): %w", method, path, resp.Status, err)
+	}
+	return nil
+}

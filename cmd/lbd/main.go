@@ -1,0 +1,103 @@
+// Command lbd is the load-balancing task daemon and its command-line client.
+//
+//	lbd -role master|worker [flags]   run a node (see lbd -h)
+//	lbd -dev                          a master and a local worker, loopback only
+//	lbd submit ...                    submit tasks to a master
+//	lbd workers                       list the workers a master sees
+//	lbd validate -config FILE         check a configuration file
+//	lbd version                       print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/lbd-dev/lbd/config"
+	"github.com/lbd-dev/lbd/daemon"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "submit":
+			return runSubmit(args[1:], stdin, stdout, stderr)
+		case "workers":
+			return runWorkers(args[1:], stdout, stderr)
+		case "validate":
+			return runValidate(args[1:], stdout, stderr)
+		case "version":
+			fmt.Fprintf(stdout, "lbd %s\n", version)
+			return exitOK
+		case "help":
+			return runDaemon([]string{"-h"}, stderr)
+		default:
+			fmt.Fprintf(stderr, "lbd: unknown command %q: use submit, workers, validate or version, or flags such as -role to run a node (lbd -h)\n", args[0])
+			return exitUsage
+		}
+	}
+	return runDaemon(args, stderr)
+}
+
+// runDaemon runs a node until SIGINT or SIGTERM, then stops it in order.
+func runDaemon(args []string, stderr io.Writer) int {
+	cfg, err := config.Load(args, os.LookupEnv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lbd: invalid configuration:\n%v\n", err)
+		return exitUsage
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := daemon.Run(ctx, cfg, daemon.Options{Version: version, Stderr: stderr}); err != nil {
+		fmt.Fprintf(stderr, "lbd: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// runValidate loads a configuration file the way start-up would and reports
+// every problem in it.
+func runValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("lbd validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration `file` to check")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: lbd validate -config FILE\n\nChecks FILE as start-up would and prints every problem with its line and column.")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *path == "" && fs.NArg() == 1 {
+		*path = fs.Arg(0)
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "lbd validate: missing -config FILE")
+		return exitUsage
+	}
+	if _, err := config.LoadFile(*path); err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "%s: valid\n", *path)
+	return exitOK
+}

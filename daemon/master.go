@@ -1,0 +1,225 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/lbd-dev/lbd/api"
+	"github.com/lbd-dev/lbd/config"
+	"github.com/lbd-dev/lbd/membership"
+	"github.com/lbd-dev/lbd/scheduler"
+	"github.com/lbd-dev/lbd/store"
+	"github.com/lbd-dev/lbd/wire"
+)
+
+// master is the running parts of a master node.
+type master struct {
+	log     *slog.Logger
+	store   store.Store
+	sched   *scheduler.Scheduler
+	tasks   *taskServer
+	api     *api.Server
+	httpLn  net.Listener
+	http    *http.Server
+	members *membership.Membership
+
+	quit chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *master, err error) {
+	m = &master{log: log, quit: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			m.stop(context.Background())
+		}
+	}()
+
+	if m.store, err = openStore(cfg, log); err != nil {
+		return nil, err
+	}
+	m.sched, err = scheduler.New(schedulerConfig(cfg, m.store, log))
+	if err != nil {
+		return nil, err
+	}
+
+	taskLn, err := listen(cfg.TaskAddr, "task", "-task-addr (LBD_TASK_ADDR, key task_addr)")
+	if err != nil {
+		return nil, err
+	}
+	m.httpLn, err = listen(cfg.HTTPAddr, "HTTP", "-http-addr (LBD_HTTP_ADDR, key http_addr)")
+	if err != nil {
+		taskLn.Close()
+		return nil, err
+	}
+
+	m.members, err = membership.Start(membership.Config{
+		Node:           cfg.Node,
+		Bind:           cfg.Bind,
+		Advertise:      cfg.Advertise,
+		Join:           cfg.Join,
+		RejoinInterval: cfg.RejoinInterval,
+		Meta: wire.Meta{
+			Role:     wire.RoleMaster,
+			Version:  version,
+			TaskAddr: taskLn.Addr().String(),
+			HTTPAddr: m.httpLn.Addr().String(),
+		},
+		Logger: log,
+	})
+	if err != nil {
+		taskLn.Close()
+		return nil, err
+	}
+
+	m.tasks = &taskServer{
+		ln:        taskLn,
+		sched:     m.sched,
+		members:   m.members,
+		node:      cfg.Node,
+		maxFrame:  int(cfg.MaxFrameBytes),
+		hbEvery:   cfg.HeartbeatInterval,
+		hbTimeout: cfg.HeartbeatTimeout,
+		log:       log,
+		conns:     make(map[*workerConn]struct{}),
+	}
+	m.api = api.New(m.sched, api.Options{
+		MaxPayloadBytes: cfg.MaxPayloadBytes,
+		MaxBodyBytes:    max(64<<20, 2*cfg.MaxPayloadBytes),
+		Logger:          log,
+		Node:            cfg.Node,
+		Version:         version,
+	})
+	m.http = &http.Server{
+		Handler:           m.api,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	m.wg.Add(3)
+	go func() { defer m.wg.Done(); m.tasks.serve() }()
+	go func() { defer m.wg.Done(); m.serveHTTP() }()
+	go func() { defer m.wg.Done(); m.watchMembers() }()
+
+	if len(cfg.Join) > 0 {
+		// A master with seeds joins an existing cluster in the background:
+		// it serves its queue whether or not the seeds are up yet.
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			if err := m.members.WaitJoined(0); err != nil {
+				log.Error("join failed", "err", err)
+			}
+		}()
+	}
+	log.Info("master listening", "gossip", m.members.LocalAddr(), "tasks", taskLn.Addr().String(),
+		"http", m.httpLn.Addr().String(), "durability", cfg.Durability, "data_dir", cfg.DataDir)
+	return m, nil
+}
+
+func openStore(cfg *config.Config, log *slog.Logger) (store.Store, error) {
+	if cfg.Durability == config.DurabilityNone {
+		log.Warn("durability is none: tasks live in memory only, and a crash or restart of the master loses every task it holds")
+		return store.NewMemory(), nil
+	}
+	st, err := store.Open(cfg.DataDir, store.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open task store: %w", err)
+	}
+	return st, nil
+}
+
+func schedulerConfig(cfg *config.Config, st store.Store, log *slog.Logger) scheduler.Config {
+	types := make(map[string]scheduler.TypeDefaults, len(cfg.TaskTypes))
+	for name, t := range cfg.TaskTypes {
+		types[name] = scheduler.TypeDefaults{Timeout: t.Timeout, MaxAttempts: t.MaxAttempts}
+	}
+	return scheduler.Config{
+		MaxAttempts:     cfg.MaxAttempts,
+		TaskTimeout:     cfg.TaskTimeout,
+		Types:           types,
+		RetryBackoff:    cfg.RetryBackoff,
+		RetryBackoffMax: cfg.RetryBackoffMax,
+		MaxQueuedTasks:  cfg.MaxQueuedTasks,
+		MaxQueuedBytes:  cfg.MaxQueuedBytes,
+		MaxPayloadBytes: cfg.MaxPayloadBytes,
+		ResultRetention: cfg.ResultRetention,
+		AdoptGrace:      cfg.AdoptGrace,
+		Store:           st,
+		Logger:          log,
+	}
+}
+
+// listen opens a TCP listener and names the setting that moves it when the
+// address is taken.
+func listen(addr, what, setting string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s address %s is already in use by another program: choose a free port with %s: %w", what, addr, setting, err)
+	}
+	return nil, fmt.Errorf("listen for %s on %s (set with %s): %w", what, addr, setting, err)
+}
+
+func (m *master) serveHTTP() {
+	if err := m.http.Serve(m.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		m.log.Error("HTTP server failed", "addr", m.httpLn.Addr().String(), "err", err)
+	}
+}
+
+// watchMembers drops the task connection of a worker that gossip reports
+// failed or gone, which requeues its attempts.
+func (m *master) watchMembers() {
+	for {
+		select {
+		case <-m.quit:
+			return
+		case ev := <-m.members.Events():
+			if ev.Kind != membership.EventLeave || ev.Member.Meta.Role != wire.RoleWorker {
+				continue
+			}
+			m.tasks.dropWorker(ev.Member.Name, "gossip: node "+ev.Member.State, ev.At)
+		}
+	}
+}
+
+func (m *master) stop(ctx context.Context) error {
+	var errs []error
+	if m.api != nil {
+		m.api.SetDraining()
+	}
+	if m.http != nil {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		m.http.Shutdown(sctx)
+		cancel()
+	}
+	if m.tasks != nil {
+		m.tasks.close()
+	}
+	if m.sched != nil {
+		m.sched.Stop()
+	}
+	close(m.quit)
+	if m.members != nil {
+		if err := m.members.Leave(leaveTimeout); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	m.wg.Wait()
+	if m.store != nil {
+		if err := m.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close task store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}

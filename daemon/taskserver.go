@@ -1,0 +1,464 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/lbd-dev/lbd/membership"
+	"github.com/lbd-dev/lbd/scheduler"
+	"github.com/lbd-dev/lbd/wire"
+)
+
+// handshakeTimeout bounds the preamble and Hello of a new task connection.
+const handshakeTimeout = 10 * time.Second
+
+// memberWait is how long a handshake waits for gossip to report the
+// connecting worker: its join and its dial race each other.
+const memberWait = 3 * time.Second
+
+// taskServer accepts task connections from workers on the master and ties
+// each to the scheduler.
+type taskServer struct {
+	ln        net.Listener
+	sched     *scheduler.Scheduler
+	members   *membership.Membership
+	node      string
+	maxFrame  int
+	hbEvery   time.Duration
+	hbTimeout time.Duration
+	log       *slog.Logger
+
+	mu     sync.Mutex
+	conns  map[*workerConn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// workerConn is one worker's task connection.
+type workerConn struct {
+	srv    *taskServer
+	conn   *wire.Conn
+	handle *scheduler.WorkerHandle
+	name   string
+	log    *slog.Logger
+
+	since     time.Time // when the handshake completed
+	closeOnce sync.Once
+	reason    string
+	done      chan struct{}
+}
+
+func (s *taskServer) serve() {
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			s.log.Error("task listener failed", "addr", s.ln.Addr().String(), "err", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if !s.track(1) {
+			nc.Close()
+			return
+		}
+		go func() {
+			defer s.wg.Done()
+			s.handle(nc)
+		}()
+	}
+}
+
+// track counts n new goroutines unless the server is closed.
+func (s *taskServer) track(n int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(n)
+	return true
+}
+
+func (s *taskServer) handle(nc net.Conn) {
+	remote := nc.RemoteAddr().String()
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+		tc.SetKeepAlive(true)
+		tc.SetKeepAlivePeriod(15 * time.Second)
+	}
+	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	if err := wire.ReadPreamble(nc); err != nil {
+		s.log.Warn("task connection rejected", "remote", remote, "err", err)
+		nc.Close()
+		return
+	}
+	conn := wire.NewConn(nc, s.maxFrame, s.hbTimeout)
+	hello, err := readHello(conn)
+	if err != nil {
+		s.log.Warn("task connection rejected", "remote", remote, "err", err)
+		conn.Close()
+		return
+	}
+
+	wc, err := s.admit(conn, hello, remote)
+	if err != nil {
+		s.log.Warn("worker rejected", "worker", hello.Node, "remote", remote, "err", err)
+		conn.Send(wire.TypeReject, &wire.Reject{Reason: err.Error()})
+		conn.Flush(time.Second)
+		conn.Close()
+		return
+	}
+	wc.run()
+}
+
+func readHello(conn *wire.Conn) (*wire.Hello, error) {
+	typ, body, err := conn.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("read hello: %w", err)
+	}
+	if typ != wire.TypeHello {
+		return nil, fmt.Errorf("first frame is %s, expected hello", typ)
+	}
+	var h wire.Hello
+	if err := conn.Decode(body, &h); err != nil {
+		return nil, err
+	}
+	if h.Node == "" {
+		return nil, fmt.Errorf("hello has no node name")
+	}
+	return &h, nil
+}
+
+// admit checks that the worker is a gossip member, registers it with the
+// scheduler and sends Welcome.
+func (s *taskServer) admit(conn *wire.Conn, h *wire.Hello, remote string) (*workerConn, error) {
+	if err := s.waitMember(h, remote); err != nil {
+		return nil, err
+	}
+	wc := &workerConn{
+		srv:   s,
+		conn:  conn,
+		name:  h.Node,
+		log:   s.log.With("worker", h.Node, "remote", remote),
+		done:  make(chan struct{}),
+		since: time.Now(),
+	}
+	running := make([]scheduler.AttemptRef, len(h.Running))
+	for i, r := range h.Running {
+		running[i] = scheduler.AttemptRef{ID: r.TaskID, Attempt: r.Attempt}
+	}
+
+	// Welcome must precede any Assign on the connection, so the sender
+	// holds assignments until it is written.
+	sender := &connSender{conn: conn, hold: true}
+	handle, stale, err := s.sched.AddWorker(scheduler.WorkerSpec{
+		Name: h.Node, Addr: remote, Slots: h.Slots, Types: h.Types,
+		Draining: h.Draining, Running: running,
+	}, sender)
+	if err != nil {
+		return nil, err
+	}
+	wc.handle = handle
+
+	welcome := &wire.Welcome{
+		Master:            s.node,
+		HeartbeatInterval: int64(s.hbEvery),
+		HeartbeatTimeout:  int64(s.hbTimeout),
+	}
+	for _, r := range stale {
+		welcome.Stale = append(welcome.Stale, wire.AttemptRef{TaskID: r.ID, Attempt: r.Attempt})
+	}
+	if err := conn.Send(wire.TypeWelcome, welcome); err != nil {
+		s.sched.RemoveWorker(handle, "welcome not sent: "+err.Error())
+		return nil, err
+	}
+	sender.release()
+
+	if !s.add(wc) {
+		s.sched.RemoveWorker(handle, "master shutting down")
+		return nil, fmt.Errorf("master is shutting down")
+	}
+	wc.log.Info("worker connected", "slots", h.Slots, "types", h.Types, "version", h.Version,
+		"adopted", len(h.Running)-len(stale), "stale", len(stale))
+	return wc, nil
+}
+
+func (s *taskServer) waitMember(h *wire.Hello, remote string) error {
+	name := h.Node
+	deadline := time.Now().Add(memberWait)
+	if _, ok := s.members.Member(name); !ok && sameHost(h.GossipAddr, remote) {
+		// A master that restarted does not know its workers until they
+		// gossip with it again; join the worker's gossip address at once.
+		if err := s.members.JoinAddr(h.GossipAddr); err != nil {
+			s.log.Warn("join of connecting worker failed", "worker", name, "gossip", h.GossipAddr, "err", err)
+		}
+	}
+	for {
+		m, ok := s.members.Member(name)
+		if ok && m.Meta.Role == wire.RoleWorker {
+			return nil
+		}
+		if ok {
+			return fmt.Errorf("node %s has role %q in gossip, not worker", name, m.Meta.Role)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("node %s is not an alive member of this gossip cluster: start the worker with -join pointing at this cluster", name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sameHost reports whether a worker's gossip address has the IP of its
+// task connection. Only then does the master join it: a task connection
+// must not make the master join an arbitrary address.
+func sameHost(gossipAddr, remote string) bool {
+	gh, _, err := net.SplitHostPort(gossipAddr)
+	if err != nil {
+		return false
+	}
+	rh, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return false
+	}
+	return gh == rh
+}
+
+func (s *taskServer) add(wc *workerConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[wc] = struct{}{}
+	return true
+}
+
+func (s *taskServer) remove(wc *workerConn) {
+	s.mu.Lock()
+	delete(s.conns, wc)
+	s.mu.Unlock()
+}
+
+// dropWorker closes the connection of the named worker that was made
+// before a gossip failure or leave reported at the given time. A worker that
+// restarted under the same name and connected after that keeps its
+// connection.
+func (s *taskServer) dropWorker(name, reason string, at time.Time) {
+	s.mu.Lock()
+	var victims []*workerConn
+	for wc := range s.conns {
+		if wc.name == name && wc.since.Before(at) {
+			victims = append(victims, wc)
+		}
+	}
+	s.mu.Unlock()
+	for _, wc := range victims {
+		wc.close(reason)
+	}
+}
+
+// sendDrain asks the named worker to drain. It reports whether the worker
+// is connected.
+func (s *taskServer) sendDrain(name, reason string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	found := false
+	for wc := range s.conns {
+		if wc.name == name {
+			wc.conn.Send(wire.TypeDrain, &wire.Drain{Reason: reason})
+			found = true
+		}
+	}
+	return found
+}
+
+// close stops accepting, closes every worker connection and waits for
+// their goroutines. The scheduler keeps the workers' attempts as running
+// in its store, so that a restarted master can adopt them.
+func (s *taskServer) close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	conns := make([]*workerConn, 0, len(s.conns))
+	for wc := range s.conns {
+		conns = append(conns, wc)
+	}
+	s.mu.Unlock()
+
+	s.ln.Close()
+	for _, wc := range conns {
+		wc.closeQuiet()
+	}
+	s.wg.Wait()
+}
+
+// run reads the worker's frames until the connection ends, then removes
+// the worker from the scheduler.
+func (wc *workerConn) run() {
+	defer wc.srv.remove(wc)
+	if !wc.srv.track(1) {
+		wc.close("master shutting down")
+		return
+	}
+	go func() {
+		defer wc.srv.wg.Done()
+		wc.heartbeat()
+	}()
+
+	for {
+		wc.conn.SetReadDeadline(time.Now().Add(wc.srv.hbTimeout))
+		typ, body, err := wc.conn.Recv()
+		if err != nil {
+			wc.close(readFailure(err, wc.srv.hbTimeout))
+			return
+		}
+		if err := wc.dispatch(typ, body); err != nil {
+			wc.close(err.Error())
+			return
+		}
+	}
+}
+
+func readFailure(err error, timeout time.Duration) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Sprintf("no heartbeat for %s", timeout)
+	}
+	if errors.Is(err, net.ErrClosed) {
+		return "connection closed"
+	}
+	return "connection lost: " + err.Error()
+}
+
+func (wc *workerConn) dispatch(typ wire.Type, body []byte) error {
+	sched := wc.srv.sched
+	switch typ {
+	case wire.TypeResult:
+		var r wire.Result
+		if err := wc.conn.Decode(body, &r); err != nil {
+			return err
+		}
+		sched.Complete(wc.handle, scheduler.Result{
+			ID: r.TaskID, Attempt: r.Attempt, OK: r.OK, Output: r.Output,
+			Error: r.Error, HandedBack: r.HandedBack,
+		})
+	case wire.TypeHeartbeat:
+	case wire.TypeDrain:
+		sched.SetDraining(wc.handle)
+	case wire.TypeSlots:
+		var m wire.Slots
+		if err := wc.conn.Decode(body, &m); err != nil {
+			return err
+		}
+		if err := sched.UpdateWorker(wc.handle, m.Slots, m.Types); err != nil {
+			return err
+		}
+		wc.log.Info("worker slots changed", "slots", m.Slots, "types", m.Types)
+	default:
+		return fmt.Errorf("unexpected %s frame (type %d) from worker", typ, uint8(typ))
+	}
+	return nil
+}
+
+func (wc *workerConn) heartbeat() {
+	ticker := time.NewTicker(wc.srv.hbEvery)
+	defer ticker.Stop()
+	hb := &wire.Heartbeat{}
+	for {
+		select {
+		case <-wc.done:
+			return
+		case <-ticker.C:
+			if err := wc.conn.Send(wire.TypeHeartbeat, hb); err != nil {
+				wc.close("heartbeat not sent: " + err.Error())
+				return
+			}
+		}
+	}
+}
+
+// close ends the connection and requeues the worker's attempts.
+func (wc *workerConn) close(reason string) {
+	wc.closeOnce.Do(func() {
+		wc.reason = reason
+		close(wc.done)
+		wc.conn.Close()
+		wc.srv.sched.RemoveWorker(wc.handle, reason)
+		wc.log.Info("worker disconnected", "reason", reason)
+	})
+}
+
+// closeQuiet ends the connection at master shutdown without requeueing:
+// the attempts stay running in the store for adoption after a restart.
+func (wc *workerConn) closeQuiet() {
+	wc.closeOnce.Do(func() {
+		wc.reason = "master shutting down"
+		close(wc.done)
+		wc.conn.Close()
+	})
+}
+
+// connSender adapts a worker's connection to scheduler.Sender. While hold
+// is set, messages queue in held until release, so that Welcome goes first.
+type connSender struct {
+	conn *wire.Conn
+
+	mu   sync.Mutex
+	hold bool
+	held []heldFrame
+}
+
+type heldFrame struct {
+	typ wire.Type
+	msg any
+}
+
+func (cs *connSender) Assign(a scheduler.Assignment) {
+	cs.send(wire.TypeAssign, &wire.Assign{
+		TaskID: a.ID, Attempt: a.Attempt, Type: a.Type,
+		Payload: a.Payload, Timeout: int64(a.Timeout),
+	})
+}
+
+func (cs *connSender) Cancel(id string, attempt uint32) {
+	cs.send(wire.TypeCancel, &wire.Cancel{TaskID: id, Attempt: attempt})
+}
+
+// send writes or holds one frame. A failed send means the connection is
+// broken; its reader sees that and removes the worker, which requeues the
+// attempt.
+func (cs *connSender) send(typ wire.Type, msg any) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.hold {
+		cs.held = append(cs.held, heldFrame{typ, msg})
+		return
+	}
+	cs.conn.Send(typ, msg)
+}
+
+func (cs *connSender) release() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for _, f := range cs.held {
+		cs.conn.Send(f.typ, f.msg)
+	}
+	cs.held = nil
+	cs.hold = false
+}

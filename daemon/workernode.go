@@ -1,0 +1,171 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/lbd-dev/lbd/config"
+	"github.com/lbd-dev/lbd/membership"
+	"github.com/lbd-dev/lbd/wire"
+	"github.com/lbd-dev/lbd/worker"
+)
+
+// workerNode is the running parts of a worker node.
+type workerNode struct {
+	log     *slog.Logger
+	cfg     *config.Config
+	w       *worker.Worker
+	members *membership.Membership
+
+	cancelRun context.CancelFunc
+	runDone   chan error
+}
+
+func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, version string) (wn *workerNode, err error) {
+	handlers, err := buildHandlers(cfg)
+	if err != nil {
+		return nil, err
+	}
+	wcfg := worker.Config{
+		Node:           cfg.Node,
+		Version:        version,
+		Slots:          cfg.Worker.Population,
+		Handlers:       handlers,
+		MaxFrameBytes:  int(cfg.MaxFrameBytes),
+		MaxOutputBytes: cfg.MaxOutputBytes,
+		DrainTimeout:   cfg.Worker.DrainTimeout,
+		Logger:         log,
+	}
+	wn = &workerNode{log: log, cfg: cfg}
+
+	wn.members, err = membership.Start(membership.Config{
+		Node:           cfg.Node,
+		Bind:           cfg.Bind,
+		Advertise:      cfg.Advertise,
+		Join:           cfg.Join,
+		RejoinInterval: cfg.RejoinInterval,
+		Meta: wire.Meta{
+			Role:    wire.RoleWorker,
+			Version: version,
+			Slots:   cfg.Worker.Population,
+			Types:   handlerNames(handlers),
+		},
+		Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("worker gossip listening", "gossip", wn.members.LocalAddr(), "slots", cfg.Worker.Population,
+		"types", handlerNames(handlers))
+	wcfg.GossipAddr = wn.members.LocalAddr()
+	if wn.w, err = worker.New(wcfg); err != nil {
+		wn.members.Shutdown()
+		return nil, err
+	}
+
+	if len(cfg.Join) == 0 {
+		wn.members.Shutdown()
+		return nil, fmt.Errorf("a worker needs at least one seed: set -join (LBD_JOIN, key join) to the master's gossip address, for example -join master.example:7946")
+	}
+	if err := wn.members.WaitJoined(0); err != nil {
+		wn.members.Shutdown()
+		if errors.Is(err, membership.ErrNameConflict) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("join cluster: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	wn.cancelRun = cancel
+	wn.runDone = make(chan error, 1)
+	go func() { wn.runDone <- wn.w.Run(runCtx, wn.masterAddr) }()
+	return wn, nil
+}
+
+// masterAddr returns the master's task address from gossip. While gossip
+// knows no master, it asks for an early re-join of the seeds, so that a
+// master that restarted is found within seconds.
+func (wn *workerNode) masterAddr() string {
+	addr := wn.members.MasterTaskAddr()
+	if addr == "" {
+		wn.members.RejoinSoon()
+	}
+	return addr
+}
+
+// buildHandlers makes the handlers that the worker block enables.
+func buildHandlers(cfg *config.Config) (map[string]worker.Handler, error) {
+	hs := make(map[string]worker.Handler)
+	for _, name := range cfg.Worker.Builtins {
+		switch name {
+		case config.BuiltinEcho:
+			hs[name] = worker.Echo()
+		case config.BuiltinSleep:
+			hs[name] = worker.Sleep()
+		default:
+			return nil, fmt.Errorf("unknown builtin handler %q: choose echo or sleep", name)
+		}
+	}
+	for name, h := range cfg.Worker.Handlers {
+		ex, err := worker.NewExec(h.Command, h.Dir, h.Env, cfg.MaxOutputBytes)
+		if err != nil {
+			return nil, fmt.Errorf("handler %q: %w", name, err)
+		}
+		if h.Timeout > 0 {
+			ex = withTimeout(ex, h.Timeout)
+		}
+		hs[name] = ex
+	}
+	if len(hs) == 0 {
+		return nil, fmt.Errorf("the worker has no handler: add handler \"NAME\" { command = [...] } to the worker block, set LBD_HANDLER_NAME, or enable builtins")
+	}
+	return hs, nil
+}
+
+// withTimeout caps every run of h at d, in addition to the task's timeout.
+func withTimeout(h worker.Handler, d time.Duration) worker.Handler {
+	return worker.HandlerFunc(func(ctx context.Context, payload []byte) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		out, err := h.Handle(ctx, payload)
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return out, fmt.Errorf("timed out after %s (handler timeout): %w", d, err)
+		}
+		return out, err
+	})
+}
+
+func handlerNames(hs map[string]worker.Handler) []string {
+	names := make([]string, 0, len(hs))
+	for name := range hs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// stop drains the worker, closes its task connection and leaves the cluster.
+func (wn *workerNode) stop(ctx context.Context) error {
+	var errs []error
+	if wn.runDone != nil {
+		dctx, cancel := context.WithTimeout(ctx, wn.cfg.Worker.DrainTimeout+5*time.Second)
+		if err := wn.w.Drain(dctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain: %w", err))
+		}
+		cancel()
+		wn.cancelRun()
+		if err := <-wn.runDone; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if wn.members != nil {
+		if err := wn.members.Leave(leaveTimeout); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
