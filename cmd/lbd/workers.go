@@ -88,17 +88,18 @@ func runWorkers(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// printWorkers writes the workers as a table. A draining worker's node name
-// is followed by "(draining)".
+// printWorkers writes the workers as a table. DONE counts the results each
+// worker reported since it connected. A draining worker's node name is
+// followed by "(draining)".
 func printWorkers(w io.Writer, workers []api.Worker) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tADDR\tSLOTS\tBUSY\tTYPES")
+	fmt.Fprintln(tw, "NODE\tADDR\tSLOTS\tBUSY\tDONE\tTYPES")
 	for _, wk := range workers {
 		node := wk.Node
 		if wk.Draining {
 			node += " (draining)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", node, wk.Addr, wk.Slots, wk.Busy, strings.Join(wk.Types, ","))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", node, wk.Addr, wk.Slots, wk.Busy, wk.Completed, strings.Join(wk.Types, ","))
 	}
 	return tw.Flush()
 }

@@ -20,8 +20,8 @@ func TestWorkersTable(t *testing.T) {
 	r := workers("-http-addr", addr)
 	r.check(t, exitOK)
 
-	want := "NODE  ADDR           SLOTS  BUSY  TYPES\n" +
-		"w1    10.0.0.7:7947  8      0     echo,fail\n"
+	want := "NODE  ADDR           SLOTS  BUSY  DONE  TYPES\n" +
+		"w1    10.0.0.7:7947  8      0     0     echo,fail\n"
 	if r.stdout != want {
 		t.Errorf("table\n%s\nwant\n%s", r.stdout, want)
 	}
@@ -45,7 +45,7 @@ func TestWorkersNoneConnected(t *testing.T) {
 	addr, _ := startMaster(t, false)
 	r := workers("-http-addr", addr)
 	r.check(t, exitOK, "no worker is connected")
-	if strings.TrimSpace(r.stdout) != "NODE  ADDR  SLOTS  BUSY  TYPES" {
+	if strings.TrimSpace(r.stdout) != "NODE  ADDR  SLOTS  BUSY  DONE  TYPES" {
 		t.Errorf("stdout %q, want the header alone", r.stdout)
 	}
 }
