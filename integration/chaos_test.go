@@ -410,3 +410,111 @@ func TestNodeNameReuse(t *testing.T) {
 	}
 	t.Logf("restarted w1 ran a task %s after it started", time.Since(restarted))
 }
+
+func TestWholeClusterRestartsAtOnce(t *testing.T) {
+	skipShort(t)
+	c := clustertest.StartMaster(t)
+	w1 := c.StartWorker("w1", echoEnv, "-population", "2")
+	w2 := c.StartWorker("w2", echoEnv, "-population", "2")
+	api := c.API()
+	api.WaitWorkers(t, 2, 15*time.Second)
+
+	procs := []*clustertest.Proc{c.Master, w1, w2}
+	for _, p := range procs {
+		p.Signal(syscall.SIGKILL)
+	}
+	for _, p := range procs {
+		p.Restart(t)
+	}
+	restarted := time.Now()
+	api.WaitHealthy(t, 15*time.Second)
+	api.WaitWorkers(t, 2, 30*time.Second)
+	t.Logf("both workers connected %s after the whole cluster restarted", time.Since(restarted))
+
+	reqs := make([]clustertest.TaskRequest, 20)
+	for i := range reqs {
+		reqs[i] = clustertest.TaskRequest{Type: "sleep", Payload: "50ms"}
+	}
+	count := map[string]int{}
+	for _, task := range api.WaitFinal(t, api.SubmitBatch(t, reqs), time.Minute) {
+		if task.Status != "succeeded" {
+			t.Errorf("task %s is %s: %s", task.ID, task.Status, task.Error)
+		}
+		count[task.Worker]++
+	}
+	if count["w1"] == 0 || count["w2"] == 0 {
+		t.Errorf("tasks per worker = %v, want both restarted workers to run some", count)
+	}
+}
+
+// TestTenThousandTasksThroughChaos submits 10,000 tasks to three workers
+// while one worker is killed, another is killed and restarted, and the
+// master is killed and restarted; every task must succeed with its own
+// output. Half the tasks sleep 30 ms so that the kills hit running work.
+func TestTenThousandTasksThroughChaos(t *testing.T) {
+	skipShort(t)
+	c := clustertest.StartMaster(t, "-adopt-grace", "3s", "-max-attempts", "5")
+	workers := []*clustertest.Proc{
+		c.StartWorker("w1", echoEnv, "-population", "8"),
+		c.StartWorker("w2", echoEnv, "-population", "8"),
+		c.StartWorker("w3", echoEnv, "-population", "8"),
+	}
+	api := c.API()
+	api.WaitWorkers(t, 3, 15*time.Second)
+
+	const total, batch = 10000, 250
+	ids := make([]string, 0, total)
+	submit := func(from, to int) {
+		for i := from; i < to; i += batch {
+			reqs := make([]clustertest.TaskRequest, batch)
+			for j := range reqs {
+				reqs[j] = chaosTask(i + j)
+			}
+			ids = append(ids, api.SubmitBatch(t, reqs)...)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	submit(0, 3000)
+	workers[0].Signal(syscall.SIGKILL) // w1 dies for good
+	submit(3000, 5000)
+	workers[1].Signal(syscall.SIGKILL)
+	workers[1].Restart(t) // w2 comes back
+	submit(5000, 7000)
+	c.Master.Signal(syscall.SIGKILL)
+	c.Master.Restart(t)
+	api.WaitHealthy(t, 15*time.Second)
+	submit(7000, total)
+
+	tasks := api.WaitFinal(t, ids, 3*time.Minute)
+	seen := make(map[string]bool, total)
+	succeeded := 0
+	for i, task := range tasks {
+		if seen[task.ID] {
+			t.Errorf("id %s returned for two submits", task.ID)
+		}
+		seen[task.ID] = true
+		if want := chaosOutput(i); task.Status == "succeeded" && task.Output == want {
+			succeeded++
+		} else {
+			t.Errorf("task %d = %s %q (%s), want succeeded %q", i, task.Status, task.Output, task.Error, want)
+		}
+	}
+	if succeeded != total {
+		t.Errorf("%d of %d tasks succeeded", succeeded, total)
+	}
+}
+
+func chaosTask(i int) clustertest.TaskRequest {
+	if i%2 == 1 {
+		return clustertest.TaskRequest{Type: "sleep", Payload: "30ms"}
+	}
+	return clustertest.TaskRequest{Type: "echo", Payload: "task-" + strconv.Itoa(i)}
+}
+
+func chaosOutput(i int) string {
+	if i%2 == 1 {
+		return "slept 30ms"
+	}
+	return "task-" + strconv.Itoa(i)
+}

@@ -68,10 +68,12 @@ type Proc struct {
 	Name string
 	Args []string
 	Env  []string
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan struct{}
-	err  error
+
+	program string // "" runs the lbd binary; otherwise this program with Args
+	cmd     *exec.Cmd
+	log     *syncBuffer
+	done    chan struct{}
+	err     error
 }
 
 // Start runs lbd with args and extra environment variables. The process
@@ -92,7 +94,11 @@ func Start(t testing.TB, name string, env []string, args ...string) *Proc {
 
 func (p *Proc) start(t testing.TB) {
 	t.Helper()
-	cmd := exec.Command(Binary(t), p.Args...)
+	program := p.program
+	if program == "" {
+		program = Binary(t)
+	}
+	cmd := exec.Command(program, p.Args...)
 	cmd.Env = append(cleanEnv(), p.Env...)
 	cmd.Stdout = p.log
 	cmd.Stderr = p.log
