@@ -108,7 +108,9 @@ func TestWorkerStoppedLongWrittenOff(t *testing.T) {
 	if moved > 6*time.Second {
 		t.Errorf("task moved %s after its worker went silent, want within the 2s heartbeat timeout plus margin", moved)
 	}
-	time.Sleep(3 * time.Second) // the first attempt would have ended meanwhile
+	// Resume after 8 s in all: the first attempt (1.5 s of work) would
+	// have ended meanwhile, so its result arrives late.
+	time.Sleep(time.Until(stopped.Add(8 * time.Second)))
 	p.Signal(syscall.SIGCONT)
 
 	final := api.WaitFinal(t, []string{id}, 30*time.Second)[0]

@@ -193,16 +193,22 @@ func (c *Conn) Err() error {
 // Recv reads the next frame and returns its type and body. The body is valid
 // until the next Recv; Decode copies what it keeps.
 func (c *Conn) Recv() (Type, []byte, error) {
-	var hdr [headerSize]byte
-	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+	// The length is checked before the rest of the header is read, so a
+	// peer that declares a huge frame and then stalls is rejected at once.
+	var length [4]byte
+	if _, err := io.ReadFull(c.r, length[:]); err != nil {
 		return 0, nil, err
 	}
-	size := int64(binary.BigEndian.Uint32(hdr[:4]))
+	size := int64(binary.BigEndian.Uint32(length[:]))
 	if size < 1 {
 		return 0, nil, fmt.Errorf("invalid frame length 0")
 	}
 	if size > int64(c.maxFrame) {
 		return 0, nil, &FrameTooLargeError{Size: size, Max: int64(c.maxFrame)}
+	}
+	typ, err := c.r.ReadByte()
+	if err != nil {
+		return 0, nil, err
 	}
 	n := int(size - 1)
 	if cap(c.rbuf) < n {
@@ -215,7 +221,7 @@ func (c *Conn) Recv() (Type, []byte, error) {
 	if cap(c.rbuf) > 1<<20 {
 		c.rbuf = nil // do not keep a large buffer for one large frame
 	}
-	return Type(hdr[4]), body, nil
+	return Type(typ), body, nil
 }
 
 // Decode decodes a frame body that Recv returned into v.

@@ -1,0 +1,167 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"net"
+	"testing"
+	"time"
+)
+
+func pipe(t *testing.T, maxFrame int) (*Conn, *Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := <-accepted
+	a, b := NewConn(client, maxFrame, time.Second), NewConn(server, maxFrame, time.Second)
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+func TestSendRecvRoundTrip(t *testing.T) {
+	a, b := pipe(t, DefaultMaxFrame)
+	sent := Assign{TaskID: "t1", Attempt: 3, Type: "echo", Payload: []byte{0, 1, 2, 255}, Timeout: int64(time.Minute)}
+	for i := 0; i < 100; i++ {
+		if err := a.Send(TypeAssign, &sent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 100; i++ {
+		typ, body, err := b.Recv()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if typ != TypeAssign {
+			t.Fatalf("frame %d type = %s, want assign", i, typ)
+		}
+		var got Assign
+		if err := b.Decode(body, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.TaskID != sent.TaskID || got.Attempt != sent.Attempt || !bytes.Equal(got.Payload, sent.Payload) || got.Timeout != sent.Timeout {
+			t.Fatalf("frame %d = %+v, want %+v", i, got, sent)
+		}
+	}
+}
+
+func TestSendRejectsOversizedFrame(t *testing.T) {
+	a, _ := pipe(t, 1024)
+	err := a.Send(TypeAssign, &Assign{Payload: make([]byte, 2048)})
+	var tooLarge *FrameTooLargeError
+	if !errors.As(err, &tooLarge) || tooLarge.Max != 1024 {
+		t.Fatalf("Send of a 2 KiB frame with a 1 KiB limit: err = %v, want FrameTooLargeError", err)
+	}
+}
+
+func TestRecvChecksLengthBeforeRest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write(binary.BigEndian.AppendUint32(nil, 0xffffffff)) // then stall
+		time.Sleep(5 * time.Second)
+	}()
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := NewConn(nc, DefaultMaxFrame, time.Second)
+	defer conn.Close()
+
+	start := time.Now()
+	_, _, err = conn.Recv()
+	var tooLarge *FrameTooLargeError
+	if !errors.As(err, &tooLarge) || tooLarge.Size != 0xffffffff {
+		t.Fatalf("Recv err = %v, want a FrameTooLargeError of 4294967295 bytes", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Recv took %s; it must not wait for the rest of a frame it rejects", d)
+	}
+}
+
+func TestReadPreamble(t *testing.T) {
+	cases := map[string]struct {
+		in   []byte
+		fail bool
+	}{
+		"valid":        {[]byte{'L', 'B', 'D', ProtocolVersion}, false},
+		"foreign":      {[]byte{0xdb, 0xff, 0xff, 0xff}, true},
+		"old version":  {[]byte{'L', 'B', 'D', ProtocolVersion + 1}, true},
+		"short stream": {[]byte{'L', 'B'}, true},
+	}
+	for name, c := range cases {
+		err := ReadPreamble(bytes.NewReader(c.in))
+		if (err != nil) != c.fail {
+			t.Errorf("%s: err = %v, want failure %v", name, err, c.fail)
+		}
+	}
+}
+
+func TestMetaRoundTripAndForeign(t *testing.T) {
+	m := Meta{Role: RoleWorker, Version: "v1", Slots: 8, Types: []string{"echo"}}
+	b, err := EncodeMeta(m, MaxMetaSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeMeta(b)
+	if err != nil || got.Role != m.Role || got.Slots != 8 || len(got.Types) != 1 {
+		t.Fatalf("DecodeMeta = %+v, %v; want %+v", got, err, m)
+	}
+	if _, err := DecodeMeta([]byte(`{"role":"worker"}`)); err == nil {
+		t.Error("foreign metadata decoded as lbd metadata")
+	}
+	many := Meta{Role: RoleWorker, Types: make([]string, 200)}
+	for i := range many.Types {
+		many.Types[i] = "type-with-a-long-name"
+	}
+	if _, err := EncodeMeta(many, MaxMetaSize); err == nil {
+		t.Error("metadata over memberlist's limit encoded without error")
+	}
+}
+
+// FuzzRecv feeds arbitrary bytes to a connection's frame reader and every
+// message decoder. Nothing may panic or allocate past the frame limit.
+func FuzzRecv(f *testing.F) {
+	f.Add([]byte{0xdb, 0xff, 0xff, 0xff, 0xff})
+	f.Add(binary.BigEndian.AppendUint32(nil, 0xffffffff))
+	f.Add(append(binary.BigEndian.AppendUint32(nil, 6), byte(TypeAssign), 0x95, 0xa1, 'x', 0x01, 0xa0))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		client, server := net.Pipe()
+		conn := NewConn(server, 1<<16, time.Second)
+		defer conn.Close()
+		go func() {
+			client.Write(data)
+			client.Close()
+		}()
+		for {
+			typ, body, err := conn.Recv()
+			if err != nil {
+				return
+			}
+			var msgs = []any{&Hello{}, &Welcome{}, &Reject{}, &Assign{}, &Result{}, &Cancel{}, &Heartbeat{}, &Drain{}, &Slots{}}
+			if int(typ) >= 1 && int(typ) <= len(msgs) {
+				conn.Decode(body, msgs[typ-1])
+			}
+		}
+	})
+}
