@@ -1,0 +1,78 @@
+package scheduler
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/lbd-dev/lbd/store"
+)
+
+// benchAssignment is one Assign call that the benchmark still has to
+// complete, with the worker it went to.
+type benchAssignment struct {
+	handle *WorkerHandle
+	a      Assignment
+}
+
+// benchSender queues every assignment of its worker on a list shared by all
+// workers and completes nothing itself. The scheduler calls it with its lock
+// held, and the benchmark reads the list between calls, so it needs no lock.
+type benchSender struct {
+	handle *WorkerHandle
+	out    *[]benchAssignment
+}
+
+func (s *benchSender) Assign(a Assignment) {
+	*s.out = append(*s.out, benchAssignment{handle: s.handle, a: a})
+}
+
+func (s *benchSender) Cancel(string, uint32) {}
+
+// BenchmarkSubmitAssignComplete measures one task's way through the
+// scheduler with an in-memory store: Submit, the Assign to an idle worker,
+// and Complete with the echoed payload.
+func BenchmarkSubmitAssignComplete(b *testing.B) {
+	for _, workers := range []int{10, 10_000} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			s, err := New(Config{
+				MaxAttempts:     3,
+				TaskTimeout:     time.Minute,
+				MaxQueuedTasks:  1 << 20,
+				MaxQueuedBytes:  1 << 30,
+				MaxPayloadBytes: 1 << 20,
+				ResultRetention: time.Minute,
+				Store:           store.NewMemory(),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Stop()
+
+			var pending []benchAssignment
+			for i := range workers {
+				snd := &benchSender{out: &pending}
+				h, _, err := s.AddWorker(WorkerSpec{Name: fmt.Sprintf("w%05d", i), Addr: "127.0.0.1:1", Slots: 1, Types: []string{"echo"}}, snd)
+				if err != nil {
+					b.Fatal(err)
+				}
+				snd.handle = h
+			}
+
+			specs := []Spec{{Type: "echo", Payload: bytes.Repeat([]byte("p"), 100)}}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Submit(specs); err != nil {
+					b.Fatal(err)
+				}
+				if len(pending) != 1 {
+					b.Fatalf("got %d assignments after one submit, expected 1", len(pending))
+				}
+				p := pending[0]
+				pending = pending[:0]
+				s.Complete(p.handle, Result{ID: p.a.ID, Attempt: p.a.Attempt, OK: true, Output: p.a.Payload})
+			}
+		})
+	}
+}
