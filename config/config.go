@@ -83,7 +83,9 @@ type Config struct {
 	TaskAddr string
 
 	// HTTPAddr is the master's HTTP API address, host:port. The CLI reads
-	// LBD_HTTP_ADDR too. Default "127.0.0.1:7948".
+	// LBD_HTTP_ADDR too. Default "127.0.0.1:7948" on a master. On a worker
+	// it is unset by default, and when set the worker serves /metrics and
+	// /healthz there.
 	HTTPAddr string
 
 	// Durability is "fsync" or "none". Default "fsync", "none" in dev mode.
@@ -182,12 +184,17 @@ type Worker struct {
 	Handlers map[string]Handler
 }
 
-// Handler runs a program for each task: the payload goes to its stdin and
-// its stdout is the output. No shell is involved.
+// Handler runs a program for each task (the payload goes to its stdin and
+// its stdout is the output, and no shell is involved), or posts the payload
+// to a URL. Exactly one of Command and URL is set.
 type Handler struct {
 	// Command is the program, a name looked up in PATH or a path, and its
 	// arguments.
 	Command []string
+
+	// URL is an http:// or https:// URL that each task's payload is posted
+	// to; a 2xx response's body is the output.
+	URL string
 
 	// Dir is the absolute working directory, "" for the worker's own.
 	Dir string

@@ -148,6 +148,8 @@ func (l *loader) decodeHandler(b *hclsyntax.Block) {
 		switch a.Name {
 		case "command":
 			valid = l.fileCommand(a, ao, &h) && valid
+		case "url":
+			valid = l.fileField(a, ao, kindString, handlerURL, func(v any) { h.URL = v.(string) }) && valid
 		case "dir":
 			valid = l.fileField(a, ao, kindString, absPath, func(v any) { h.Dir = v.(string) }) && valid
 		case "env":

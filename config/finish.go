@@ -18,6 +18,7 @@ func (l *loader) finish(requireRole bool) {
 		l.applyDevDefaults()
 	}
 	l.checkRole(requireRole)
+	l.finishWorkerHTTP()
 	l.finishAdvertise()
 	l.checkTimings()
 	l.checkSizes()
@@ -158,10 +159,18 @@ func (l *loader) checkWorker() {
 	}
 
 	for _, name := range slices.Sorted(maps.Keys(c.Worker.Handlers)) {
-		if len(c.Worker.Handlers[name].Command) == 0 {
-			key := quoteName(blockHandler, name)
+		h := c.Worker.Handlers[name]
+		key := quoteName(blockHandler, name)
+		switch {
+		case len(h.Command) == 0 && h.URL == "":
 			l.add(l.strongest(key).problem(fmt.Sprintf(
-				`%s has no command: add command = ["prog", "arg"] to its block`, key), nil))
+				`%s has no command: add command = ["prog", "arg"] to its block, or url = "http://127.0.0.1:8080/path" to post tasks to a URL`, key), nil))
+		case len(h.Command) > 0 && h.URL != "":
+			l.add(l.strongest(key).problem(fmt.Sprintf(
+				`%s has both command and url: keep one, a handler either runs a program or posts to a URL`, key), nil))
+		case h.URL != "" && (h.Dir != "" || len(h.Env) > 0):
+			l.add(l.strongest(key).problem(fmt.Sprintf(
+				`%s sets dir or env, which apply to command only: remove them from a url handler`, key), nil))
 		}
 	}
 

@@ -41,7 +41,7 @@ var workerSchema = &bodySchema{
 
 var handlerSchema = &bodySchema{
 	where:    "in a handler block",
-	keys:     []string{"command", "dir", "env", "timeout"},
+	keys:     []string{"command", "url", "dir", "env", "timeout"},
 	listKeys: true,
 }
 

@@ -59,7 +59,7 @@ var settings = []*setting{
 		ptr: func(c *Config) any { return &c.LogFormat }, check: oneOf("text", "json")},
 	{key: "task_addr", kind: kindString, arg: "ADDR", help: "master: task listener that workers dial, host:port",
 		dev: "127.0.0.1:7947", ptr: func(c *Config) any { return &c.TaskAddr }, check: listenAddr},
-	{key: "http_addr", kind: kindString, arg: "ADDR", help: "master: HTTP API listen address, host:port; the CLI reads LBD_HTTP_ADDR too",
+	{key: "http_addr", kind: kindString, arg: "ADDR", help: "master: HTTP API and status page listen address, host:port; the CLI reads LBD_HTTP_ADDR too; worker: /metrics and /healthz, unset by default",
 		ptr: func(c *Config) any { return &c.HTTPAddr }, check: listenAddr},
 	{key: "durability", kind: kindString, arg: "MODE", help: "master: fsync (an accepted task survives a crash) or none (faster, a crash can lose tasks)",
 		dev: "none", ptr: func(c *Config) any { return &c.Durability }, check: oneOf(DurabilityFsync, DurabilityNone)},

@@ -39,7 +39,12 @@ func (c *Config) String() string {
 }
 
 func writeHandler(b *strings.Builder, name string, h Handler) {
-	fmt.Fprintf(b, "  handler %s {\n    command = %s\n", hclQuote(name), hclList(h.Command))
+	fmt.Fprintf(b, "  handler %s {\n", hclQuote(name))
+	if h.URL != "" {
+		fmt.Fprintf(b, "    url = %s\n", hclQuote(h.URL))
+	} else {
+		fmt.Fprintf(b, "    command = %s\n", hclList(h.Command))
+	}
 	if h.Dir != "" {
 		fmt.Fprintf(b, "    dir = %s\n", hclQuote(h.Dir))
 	}

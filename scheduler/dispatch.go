@@ -45,6 +45,7 @@ func (s *Scheduler) assignLocked(t *task, w *worker) {
 	w.lastAssign = s.assignSeq
 	s.markDirtyLocked(t)
 
+	s.observeStartLocked(t)
 	w.sender.Assign(Assignment{ID: t.id, Attempt: t.attempt, Type: t.typ, Payload: t.payload, Timeout: t.timeout})
 	s.reindexLocked(w)
 }
@@ -105,6 +106,7 @@ func (s *Scheduler) finishLocked(t *task, status Status) {
 		t.done = nil
 	}
 	s.finished = append(s.finished, finishedEntry{t: t, at: t.finished})
+	s.observeFinishLocked(t)
 	s.markDirtyLocked(t)
 }
 
@@ -126,6 +128,7 @@ func (s *Scheduler) attemptFailedLocked(t *task, errMsg string, counted, backoff
 	}
 
 	s.stats.Retried++
+	s.observerLocked(t.typ).Retried()
 	s.waiting++
 	s.waitingBytes += int64(len(t.payload))
 	if !backoff {

@@ -11,7 +11,8 @@ type typeState struct {
 	name   string
 	queue  fifo
 	free   workerHeap
-	queued int // valid entries in queue
+	queued int          // valid entries in queue
+	obs    TypeObserver // nil until the first event of the type
 }
 
 func newTypeState(name string) *typeState {

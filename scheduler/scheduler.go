@@ -85,6 +85,9 @@ func (c *Config) check() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
 	if c.MaxAttempts < 1 {
 		return fmt.Errorf("invalid max_attempts %d: must be at least 1", c.MaxAttempts)
 	}
@@ -156,6 +159,7 @@ func (s *Scheduler) Submit(specs []Spec) ([]string, error) {
 	s.mu.Lock()
 	for _, t := range fresh {
 		t.pending = false
+		s.observerLocked(t.typ).Submitted()
 		if t.status == StatusQueued {
 			s.dispatchLocked(t)
 		}

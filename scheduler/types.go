@@ -146,6 +146,9 @@ type Config struct {
 
 	Store  store.Store // required; store.NewMemory() when nothing must survive a restart
 	Logger *slog.Logger
+
+	// Observer receives task events for metrics; nil for none.
+	Observer Observer
 }
 
 // Errors that callers act on. Errors returned by the scheduler wrap them.
