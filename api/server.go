@@ -29,6 +29,7 @@ type Backend interface {
 	Retry(id string) (scheduler.Task, error)
 	Workers() []scheduler.Worker
 	Stats() scheduler.Stats
+	List(q scheduler.ListQuery) (scheduler.ListPage, error)
 }
 
 // Defaults of Options.
@@ -61,6 +62,16 @@ type Options struct {
 	// reported by GET /v1/status.
 	Node    string
 	Version string
+
+	// Cluster serves GET /v1/members and POST /v1/workers/{node}/drain;
+	// nil makes them answer 501.
+	Cluster ClusterView
+
+	// History serves GET /v1/history; nil serves no samples.
+	History *History
+
+	// Metrics serves GET /metrics; nil leaves the path out.
+	Metrics http.Handler
 }
 
 // Server is the master's HTTP API. It implements http.Handler and is safe
@@ -109,13 +120,14 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 type methods map[string]handlerFunc
 
 func (s *Server) routes() {
-	s.route("/v1/tasks", methods{http.MethodPost: s.submitTask})
+	s.route("/v1/tasks", methods{http.MethodPost: s.submitTask, http.MethodGet: s.listTasks})
 	s.route("/v1/tasks/batch", methods{http.MethodPost: s.submitBatch})
 	s.route("/v1/tasks/{id}", methods{http.MethodGet: s.getTask, http.MethodDelete: s.cancelTask})
 	s.route("/v1/tasks/{id}/retry", methods{http.MethodPost: s.retryTask})
 	s.route("/v1/workers", methods{http.MethodGet: s.listWorkers})
 	s.route("/v1/status", methods{http.MethodGet: s.getStatus})
 	s.route("/healthz", methods{http.MethodGet: s.getHealth})
+	s.clusterRoutes()
 	s.mux.HandleFunc("/", s.unknownPath)
 }
 
@@ -148,7 +160,8 @@ func (s *Server) unknownPath(w http.ResponseWriter, r *http.Request) {
 	s.fail(w, r, &httpError{
 		status: http.StatusNotFound,
 		msg: fmt.Sprintf("no API endpoint at %s: the endpoints are /v1/tasks, /v1/tasks/batch, "+
-			"/v1/tasks/{id}, /v1/tasks/{id}/retry, /v1/workers, /v1/status and /healthz", r.URL.Path),
+			"/v1/tasks/{id}, /v1/tasks/{id}/retry, /v1/workers, /v1/workers/{node}/drain, /v1/members, "+
+			"/v1/history, /v1/status, /healthz, /metrics and the status page at /", r.URL.Path),
 	})
 }
 

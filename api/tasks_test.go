@@ -359,8 +359,7 @@ func TestMethodNotAllowed(t *testing.T) {
 	cases := []struct {
 		method, path, allow string
 	}{
-		{"PUT", "/v1/tasks", "POST"},
-		{"GET", "/v1/tasks", "POST"},
+		{"PUT", "/v1/tasks", "GET, HEAD, POST"},
 		{"GET", "/v1/tasks/batch", "POST"},
 		{"PATCH", "/v1/tasks/abc", "DELETE, GET, HEAD"},
 		{"GET", "/v1/tasks/abc/retry", "POST"},
@@ -379,7 +378,7 @@ func TestMethodNotAllowed(t *testing.T) {
 
 func TestUnknownPath(t *testing.T) {
 	e := newEnv(t)
-	for _, path := range []string{"/", "/v2/tasks", "/v1/tasks/", "/v1/tasks/a/b"} {
+	for _, path := range []string{"/index.html", "/v2/tasks", "/v1/tasks/", "/v1/tasks/a/b"} {
 		e.do("GET", path, "").checkError(t, http.StatusNotFound, "", "no API endpoint", "/v1/tasks/{id}")
 	}
 	if !strings.Contains(e.logs.String(), "level=DEBUG msg=\"request rejected\" method=GET path=/v2/tasks status=404") {

@@ -26,6 +26,8 @@ type Node struct {
 	base    *slog.Logger // without the node attribute, for dev mode's second node
 	log     *slog.Logger
 	version string
+	level   *slog.LevelVar // nil when Options.Logger came without Options.Level
+	notify  notifier
 
 	master *master
 	worker *workerNode
@@ -39,23 +41,21 @@ type Options struct {
 	Version string
 	Logger  *slog.Logger // nil: a logger built from cfg on Stderr
 	Stderr  io.Writer    // nil: os.Stderr
+
+	// Level is the level of Options.Logger, which a SIGHUP reload sets
+	// from log_level. nil with a nil Logger: Start makes one.
+	Level *slog.LevelVar
+
+	// Hangup delivers SIGHUP, on which Run calls Reload and applies the
+	// configuration it returns. nil: Run does not reload.
+	Hangup <-chan os.Signal
+	Reload func() (*config.Config, error)
 }
 
 // NewLogger builds a logger from the log_level and log_format settings.
 // Start adds the node name to every line.
 func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler
-	if cfg.LogFormat == "json" {
-		h = slog.NewJSONHandler(w, opts)
-	} else {
-		h = slog.NewTextHandler(w, opts)
-	}
-	return slog.New(h)
+	return newLogger(cfg, w, new(slog.LevelVar))
 }
 
 // Start starts a node of cfg's role and returns once it serves: a master
@@ -65,9 +65,11 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*Node, error)
 		opts.Stderr = os.Stderr
 	}
 	if opts.Logger == nil {
-		opts.Logger = NewLogger(cfg, opts.Stderr)
+		opts.Level = new(slog.LevelVar)
+		opts.Logger = newLogger(cfg, opts.Stderr, opts.Level)
 	}
-	n := &Node{cfg: cfg, base: opts.Logger, log: opts.Logger.With("node", cfg.Node), version: opts.Version}
+	n := &Node{cfg: cfg, base: opts.Logger, log: opts.Logger.With("node", cfg.Node), version: opts.Version, level: opts.Level}
+	n.notify = notifier{log: n.log}
 	n.log.Info("lbd starting", "version", opts.Version, "role", roleName(cfg), "pid", os.Getpid())
 	for _, w := range cfg.Warnings {
 		n.log.Warn("configuration warning", "warning", w)
@@ -176,16 +178,28 @@ func (n *Node) Stop(ctx context.Context) error {
 	return n.stopErr
 }
 
-// Run starts a node and stops it when ctx ends or the node asks to stop.
+// Run starts a node, tells the service manager it is ready, reloads on
+// opts.Hangup and stops the node when ctx ends or the node asks to stop.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	n, err := Start(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
-	select {
-	case <-ctx.Done():
-	case <-n.Done():
-		n.log.Info("drain requested by the master")
+	n.notify.send("READY=1\nSTATUS=" + n.statusLine())
+	sup := startSupervisor(n.notify, n.statusLine)
+	defer sup.close()
+
+	for stop := false; !stop; {
+		select {
+		case <-ctx.Done():
+			stop = true
+		case <-n.Done():
+			n.log.Info("drain requested by the master")
+			stop = true
+		case <-opts.Hangup:
+			n.reload(opts.Reload)
+		}
 	}
+	n.notify.send("STOPPING=1\nSTATUS=stopping")
 	return n.Stop(context.Background())
 }

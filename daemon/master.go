@@ -14,6 +14,7 @@ import (
 	"github.com/lbd-dev/lbd/api"
 	"github.com/lbd-dev/lbd/config"
 	"github.com/lbd-dev/lbd/membership"
+	"github.com/lbd-dev/lbd/metrics"
 	"github.com/lbd-dev/lbd/scheduler"
 	"github.com/lbd-dev/lbd/store"
 	"github.com/lbd-dev/lbd/wire"
@@ -29,6 +30,8 @@ type master struct {
 	httpLn  net.Listener
 	http    *http.Server
 	members *membership.Membership
+	metrics *metrics.Master
+	history *api.History
 
 	quit chan struct{}
 	wg   sync.WaitGroup
@@ -36,16 +39,21 @@ type master struct {
 
 func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *master, err error) {
 	m = &master{log: log, quit: make(chan struct{})}
+	// The error returns set m to nil, so the cleanup keeps its own pointer.
+	started := m
 	defer func() {
 		if err != nil {
-			m.stop(context.Background())
+			started.stop(context.Background())
 		}
 	}()
 
 	if m.store, err = openStore(cfg, log); err != nil {
 		return nil, err
 	}
-	m.sched, err = scheduler.New(schedulerConfig(cfg, m.store, log))
+	m.metrics = newMasterMetrics(m)
+	schedCfg := schedulerConfig(cfg, m.store, log)
+	schedCfg.Observer = m.metrics
+	m.sched, err = scheduler.New(schedCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +80,7 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 			TaskAddr: taskLn.Addr().String(),
 			HTTPAddr: m.httpLn.Addr().String(),
 		},
-		Logger: log,
+		Logger: gossipLogger(log, m.metrics.GossipError),
 	})
 	if err != nil {
 		taskLn.Close()
@@ -89,13 +97,18 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 		hbTimeout: cfg.HeartbeatTimeout,
 		log:       log,
 		conns:     make(map[*workerConn]struct{}),
+		connError: m.metrics.TaskConnectionError,
 	}
+	m.history = api.NewHistory(m.sched.Stats, 0, 0)
 	m.api = api.New(m.sched, api.Options{
 		MaxPayloadBytes: cfg.MaxPayloadBytes,
 		MaxBodyBytes:    max(64<<20, 2*cfg.MaxPayloadBytes),
 		Logger:          log,
 		Node:            cfg.Node,
 		Version:         version,
+		Cluster:         clusterView{members: m.members, tasks: m.tasks},
+		History:         m.history,
+		Metrics:         m.metrics,
 	})
 	m.http = &http.Server{
 		Handler:           m.api,
@@ -108,6 +121,8 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 	go func() { defer m.wg.Done(); m.tasks.serve() }()
 	go func() { defer m.wg.Done(); m.serveHTTP() }()
 	go func() { defer m.wg.Done(); m.watchMembers() }()
+	m.wg.Add(1)
+	go func() { defer m.wg.Done(); m.runHistory() }()
 
 	if len(cfg.Join) > 0 {
 		// A master with seeds joins an existing cluster in the background:

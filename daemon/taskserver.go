@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -31,6 +32,7 @@ type taskServer struct {
 	hbEvery   time.Duration
 	hbTimeout time.Duration
 	log       *slog.Logger
+	connError func() // counts a rejected connection or one that ended with an error
 
 	mu     sync.Mutex
 	conns  map[*workerConn]struct{}
@@ -81,6 +83,14 @@ func (s *taskServer) serve() {
 	}
 }
 
+// countConnError counts a task connection that was rejected or ended with
+// an error.
+func (s *taskServer) countConnError() {
+	if s.connError != nil {
+		s.connError()
+	}
+}
+
 // track counts n new goroutines unless the server is closed.
 func (s *taskServer) track(n int) bool {
 	s.mu.Lock()
@@ -102,6 +112,7 @@ func (s *taskServer) handle(nc net.Conn) {
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	if err := wire.ReadPreamble(nc); err != nil {
 		s.log.Warn("task connection rejected", "remote", remote, "err", err)
+		s.countConnError()
 		nc.Close()
 		return
 	}
@@ -109,6 +120,7 @@ func (s *taskServer) handle(nc net.Conn) {
 	hello, err := readHello(conn)
 	if err != nil {
 		s.log.Warn("task connection rejected", "remote", remote, "err", err)
+		s.countConnError()
 		conn.Close()
 		return
 	}
@@ -116,6 +128,7 @@ func (s *taskServer) handle(nc net.Conn) {
 	wc, err := s.admit(conn, hello, remote)
 	if err != nil {
 		s.log.Warn("worker rejected", "worker", hello.Node, "remote", remote, "err", err)
+		s.countConnError()
 		conn.Send(wire.TypeReject, &wire.Reject{Reason: err.Error()})
 		conn.Flush(time.Second)
 		conn.Close()
@@ -325,10 +338,14 @@ func (wc *workerConn) run() {
 		wc.conn.SetReadDeadline(time.Now().Add(wc.srv.hbTimeout))
 		typ, body, err := wc.conn.Recv()
 		if err != nil {
+			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
+				wc.srv.countConnError()
+			}
 			wc.close(readFailure(err, wc.srv.hbTimeout))
 			return
 		}
 		if err := wc.dispatch(typ, body); err != nil {
+			wc.srv.countConnError()
 			wc.close(err.Error())
 			return
 		}

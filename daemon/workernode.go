@@ -10,6 +10,7 @@ import (
 
 	"github.com/lbd-dev/lbd/config"
 	"github.com/lbd-dev/lbd/membership"
+	"github.com/lbd-dev/lbd/metrics"
 	"github.com/lbd-dev/lbd/wire"
 	"github.com/lbd-dev/lbd/worker"
 )
@@ -23,12 +24,24 @@ type workerNode struct {
 
 	cancelRun context.CancelFunc
 	runDone   chan error
+
+	metrics *metrics.Worker
+	http    *workerHTTP // nil unless http_addr is set
 }
 
 func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, version string) (wn *workerNode, err error) {
 	handlers, err := buildHandlers(cfg)
 	if err != nil {
 		return nil, err
+	}
+	return startWorkerWith(ctx, cfg, handlers, log, version)
+}
+
+// startWorkerWith starts a worker node that runs handlers, which a Go
+// program may have added to those of cfg.
+func startWorkerWith(ctx context.Context, cfg *config.Config, handlers map[string]worker.Handler, log *slog.Logger, version string) (wn *workerNode, err error) {
+	if len(handlers) == 0 {
+		return nil, fmt.Errorf("the worker has no handler: register at least one handler for a task type")
 	}
 	wcfg := worker.Config{
 		Node:           cfg.Node,
@@ -41,6 +54,11 @@ func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, vers
 		Logger:         log,
 	}
 	wn = &workerNode{log: log, cfg: cfg}
+	wn.metrics = metrics.NewWorker(metrics.WorkerSources{
+		Node:    cfg.Node,
+		Stats:   func() worker.Stats { return wn.w.Stats() },
+		Members: func() map[string]int { return memberCounts(wn.members) },
+	})
 
 	wn.members, err = membership.Start(membership.Config{
 		Node:           cfg.Node,
@@ -54,7 +72,7 @@ func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, vers
 			Slots:   cfg.Worker.Population,
 			Types:   handlerNames(handlers),
 		},
-		Logger: log,
+		Logger: gossipLogger(log, wn.metrics.GossipError),
 	})
 	if err != nil {
 		return nil, err
@@ -77,6 +95,13 @@ func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, vers
 			return nil, err
 		}
 		return nil, fmt.Errorf("join cluster: %w", err)
+	}
+
+	if cfg.HTTPAddr != "" && !cfg.Dev {
+		if wn.http, err = startWorkerHTTP(cfg.HTTPAddr, wn.metrics, log); err != nil {
+			wn.members.Shutdown()
+			return nil, err
+		}
 	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -111,7 +136,7 @@ func buildHandlers(cfg *config.Config) (map[string]worker.Handler, error) {
 		}
 	}
 	for name, h := range cfg.Worker.Handlers {
-		ex, err := worker.NewExec(h.Command, h.Dir, h.Env, cfg.MaxOutputBytes)
+		ex, err := newConfiguredHandler(h, cfg.MaxOutputBytes)
 		if err != nil {
 			return nil, fmt.Errorf("handler %q: %w", name, err)
 		}
@@ -166,6 +191,9 @@ func (wn *workerNode) stop(ctx context.Context) error {
 		if err := wn.members.Leave(leaveTimeout); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if wn.http != nil {
+		errs = append(errs, wn.http.close(ctx))
 	}
 	return errors.Join(errs...)
 }

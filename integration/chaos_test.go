@@ -203,8 +203,13 @@ func TestPoisonTaskFailsOthersSucceed(t *testing.T) {
 
 	// A supervisor, as systemd or Docker would be: restart crashed workers.
 	stop := make(chan struct{})
-	defer close(stop)
+	supervised := make(chan struct{})
+	defer func() {
+		close(stop)
+		<-supervised
+	}()
 	go func() {
+		defer close(supervised)
 		for {
 			select {
 			case <-stop:

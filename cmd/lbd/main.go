@@ -4,7 +4,12 @@
 //	lbd -dev                          a master and a local worker, loopback only
 //	lbd submit ...                    submit tasks to a master
 //	lbd workers                       list the workers a master sees
+//	lbd status | members              the master's queue, or its gossip view
+//	lbd tasks | task ID [-wait]       list tasks, or show one
+//	lbd cancel ID | retry ID          cancel a task, or run a failed one again
+//	lbd drain NODE                    ask a worker to drain and exit
 //	lbd validate -config FILE         check a configuration file
+//	lbd health [-gossip ADDR]         exit 0 when the local node answers
 //	lbd version                       print the version
 package main
 
@@ -27,10 +32,17 @@ import (
 var version = "dev"
 
 func main() {
+	if os.Getpid() == 1 {
+		// As a container's init, reap orphans in a separate process.
+		os.Exit(daemon.RunAsInit(os.Args[1:], os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if code, ok := runClusterCommand(args, stdout, stderr); ok {
+		return code
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		switch args[0] {
 		case "submit":
@@ -39,13 +51,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runWorkers(args[1:], stdout, stderr)
 		case "validate":
 			return runValidate(args[1:], stdout, stderr)
+		case "health":
+			return runHealth(args[1:], stdout, stderr)
 		case "version":
 			fmt.Fprintf(stdout, "lbd %s\n", version)
 			return exitOK
 		case "help":
 			return runDaemon([]string{"-h"}, stderr)
 		default:
-			fmt.Fprintf(stderr, "lbd: unknown command %q: use submit, workers, validate or version, or flags such as -role to run a node (lbd -h)\n", args[0])
+			fmt.Fprintf(stderr, "lbd: unknown command %q: use submit, workers, status, members, tasks, task, cancel, retry, drain, validate, health or version, or flags such as -role to run a node (lbd -h)\n", args[0])
 			return exitUsage
 		}
 	}
@@ -53,6 +67,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // runDaemon runs a node until SIGINT or SIGTERM, then stops it in order.
+// SIGHUP loads the configuration again from the same args and environment.
 func runDaemon(args []string, stderr io.Writer) int {
 	cfg, err := config.Load(args, os.LookupEnv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -65,7 +80,13 @@ func runDaemon(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := daemon.Run(ctx, cfg, daemon.Options{Version: version, Stderr: stderr}); err != nil {
+	hangup := make(chan os.Signal, 1)
+	signal.Notify(hangup, syscall.SIGHUP)
+	defer signal.Stop(hangup)
+	reload := func() (*config.Config, error) { return config.Load(args, os.LookupEnv, io.Discard) }
+
+	opts := daemon.Options{Version: version, Stderr: stderr, Hangup: hangup, Reload: reload}
+	if err := daemon.Run(ctx, cfg, opts); err != nil {
 		fmt.Fprintf(stderr, "lbd: %v\n", err)
 		return exitFailure
 	}

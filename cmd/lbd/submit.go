@@ -205,6 +205,7 @@ func submitSingle(ctx context.Context, c *client.Client, o *submitOptions, stdin
 		return printResult(stdout, stderr, o.json, api.SubmitResponse{ID: id}, id+"\n")
 	}
 
+	warnUnserved(ctx, c, []string{req.Type}, stderr)
 	task, err := c.Wait(ctx, id)
 	if err != nil {
 		fmt.Fprintf(stderr, "lbd submit: task %s was submitted, but waiting for it failed: %v\n", id, err)
@@ -416,6 +417,12 @@ type waitResult struct {
 // task, many at once, printing each outcome as it comes. A task that several
 // lines name through one key is waited for once.
 func submitAndWait(ctx context.Context, c *client.Client, o *submitOptions, name string, tasks []fileTask, stdout, stderr io.Writer) int {
+	types := make([]string, len(tasks))
+	for i, t := range tasks {
+		types[i] = t.req.Type
+	}
+	warnUnserved(ctx, c, types, stderr)
+
 	ids := make(chan string, len(tasks)) // room for every task, so the submitter never blocks
 	results := make(chan waitResult)
 

@@ -70,10 +70,11 @@ type Proc struct {
 	Env  []string
 
 	program string // "" runs the lbd binary; otherwise this program with Args
-	cmd     *exec.Cmd
 	log     *syncBuffer
-	done    chan struct{}
-	err     error
+
+	mu   sync.Mutex // guards cmd and done, which Restart replaces
+	cmd  *exec.Cmd
+	done chan struct{}
 }
 
 // Start runs lbd with args and extra environment variables. The process
@@ -105,12 +106,21 @@ func (p *Proc) start(t testing.TB) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", p.Name, err)
 	}
-	p.cmd = cmd
-	p.done = make(chan struct{})
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.cmd, p.done = cmd, done
+	p.mu.Unlock()
 	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
+		cmd.Wait()
+		close(done)
 	}()
+}
+
+// current returns the running (or last) command and its done channel.
+func (p *Proc) current() (*exec.Cmd, chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd, p.done
 }
 
 // Restart starts the process again with the same arguments after it exited.
@@ -137,21 +147,26 @@ func cleanEnv() []string {
 }
 
 // Pid returns the process id.
-func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+func (p *Proc) Pid() int {
+	cmd, _ := p.current()
+	return cmd.Process.Pid
+}
 
 // Signal sends sig to the process; it does nothing after the process ended.
 func (p *Proc) Signal(sig syscall.Signal) {
+	cmd, done := p.current()
 	select {
-	case <-p.done:
+	case <-done:
 	default:
-		p.cmd.Process.Signal(sig)
+		cmd.Process.Signal(sig)
 	}
 }
 
 // Wait waits up to timeout for the process to end and reports whether it did.
 func (p *Proc) Wait(timeout time.Duration) bool {
+	_, done := p.current()
 	select {
-	case <-p.done:
+	case <-done:
 		return true
 	case <-time.After(timeout):
 		return false
@@ -160,9 +175,10 @@ func (p *Proc) Wait(timeout time.Duration) bool {
 
 // ExitCode returns the exit code, -1 while running or after a signal.
 func (p *Proc) ExitCode() int {
+	cmd, done := p.current()
 	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
+	case <-done:
+		return cmd.ProcessState.ExitCode()
 	default:
 		return -1
 	}

@@ -1,0 +1,170 @@
+package daemon
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+
+	"github.com/lbd-dev/lbd/config"
+	"github.com/lbd-dev/lbd/wire"
+)
+
+// newLogger builds a logger from the log_format setting whose level is
+// level, which a reload can change while the node runs. It sets level from
+// the log_level setting.
+func newLogger(cfg *config.Config, w io.Writer, level *slog.LevelVar) *slog.Logger {
+	level.Set(parseLevel(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// parseLevel returns the slog level of a log_level value. config.Load
+// accepts only debug, info, warn and error, so the fallback to info is
+// never taken for a loaded Config.
+func parseLevel(s string) slog.Level {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return level
+}
+
+// restartSetting is a setting that the running node read once at start-up.
+type restartSetting struct {
+	key    string
+	reader string // the part of the node that holds the value
+	get    func(*config.Config) any
+}
+
+// restartSettings lists every setting that a reload cannot apply. A change
+// to one is logged with its name and stays unapplied until a restart. The
+// scheduler copies its limits at start and has no setters, so its settings
+// are here as well.
+var restartSettings = []restartSetting{
+	{"role", "node", func(c *config.Config) any { return c.Role }},
+	{"dev", "node", func(c *config.Config) any { return c.Dev }},
+	{"node", "gossip", func(c *config.Config) any { return c.Node }},
+	{"bind", "gossip", func(c *config.Config) any { return c.Bind }},
+	{"advertise", "gossip", func(c *config.Config) any { return c.Advertise }},
+	{"join", "gossip", func(c *config.Config) any { return c.Join }},
+	{"rejoin_interval", "gossip", func(c *config.Config) any { return c.RejoinInterval }},
+	{"data_dir", "task store", func(c *config.Config) any { return c.DataDir }},
+	{"durability", "task store", func(c *config.Config) any { return c.Durability }},
+	{"log_format", "logger", func(c *config.Config) any { return c.LogFormat }},
+	{"task_addr", "task listener", func(c *config.Config) any { return c.TaskAddr }},
+	{"http_addr", "HTTP listener", func(c *config.Config) any { return c.HTTPAddr }},
+	{"max_attempts", "scheduler", func(c *config.Config) any { return c.MaxAttempts }},
+	{"task_timeout", "scheduler", func(c *config.Config) any { return c.TaskTimeout }},
+	{"retry_backoff", "scheduler", func(c *config.Config) any { return c.RetryBackoff }},
+	{"retry_backoff_max", "scheduler", func(c *config.Config) any { return c.RetryBackoffMax }},
+	{"max_queued_tasks", "scheduler", func(c *config.Config) any { return c.MaxQueuedTasks }},
+	{"max_queued_bytes", "scheduler", func(c *config.Config) any { return c.MaxQueuedBytes }},
+	{"max_payload_bytes", "scheduler and HTTP API", func(c *config.Config) any { return c.MaxPayloadBytes }},
+	{"result_retention", "scheduler", func(c *config.Config) any { return c.ResultRetention }},
+	{"adopt_grace", "scheduler", func(c *config.Config) any { return c.AdoptGrace }},
+	{"task_type", "scheduler", func(c *config.Config) any { return c.TaskTypes }},
+	{"max_output_bytes", "worker", func(c *config.Config) any { return c.MaxOutputBytes }},
+	{"max_frame_bytes", "task connections", func(c *config.Config) any { return c.MaxFrameBytes }},
+	{"heartbeat_interval", "task connections", func(c *config.Config) any { return c.HeartbeatInterval }},
+	{"heartbeat_timeout", "task connections", func(c *config.Config) any { return c.HeartbeatTimeout }},
+	{"drain_timeout", "worker", func(c *config.Config) any { return c.Worker.DrainTimeout }},
+}
+
+// reload loads the configuration again and applies what can change while
+// the node runs: log_level, and on a worker its population, builtins and
+// handlers. An invalid configuration is logged and the node keeps its
+// current one. It sends RELOADING=1 first and READY=1 when done.
+func (n *Node) reload(load func() (*config.Config, error)) {
+	if load == nil {
+		n.log.Warn("SIGHUP ignored: this node was started without a way to load its configuration again")
+		return
+	}
+	n.notify.reloading()
+	n.log.Info("reloading the configuration", "file", n.cfg.File)
+
+	cfg, err := load()
+	if err != nil {
+		n.log.Error("reload failed: the configuration is invalid, so the node keeps its current one", "err", err)
+	} else {
+		n.applyConfig(cfg)
+	}
+	n.notify.send("READY=1\nSTATUS=" + n.statusLine())
+}
+
+// applyConfig applies the live settings of cfg and logs every other
+// setting that differs from the running configuration.
+func (n *Node) applyConfig(cfg *config.Config) {
+	running := n.cfg
+	for _, s := range restartSettings {
+		old, loaded := s.get(running), s.get(cfg)
+		if !reflect.DeepEqual(old, loaded) {
+			n.log.Warn(s.key+" changed; restart to apply", "setting", s.key, "read_by", s.reader,
+				"running", fmt.Sprint(old), "loaded", fmt.Sprint(loaded))
+		}
+	}
+
+	applied := *running
+	applied.Warnings = cfg.Warnings
+	for _, w := range cfg.Warnings {
+		n.log.Warn("configuration warning", "warning", w)
+	}
+	n.applyLogLevel(&applied, cfg.LogLevel)
+	if n.worker != nil {
+		n.applyWorker(&applied, cfg.Worker)
+	}
+	n.cfg = &applied
+	n.log.Info("configuration reloaded", "log_level", applied.LogLevel, "population", applied.Worker.Population)
+}
+
+func (n *Node) applyLogLevel(applied *config.Config, level string) {
+	if level == applied.LogLevel {
+		return
+	}
+	if n.level == nil {
+		n.log.Warn("log_level changed, but the logger was supplied by the embedding program; restart to apply",
+			"running", applied.LogLevel, "loaded", level)
+		return
+	}
+	n.level.Set(parseLevel(level))
+	n.log.Info("log level changed", "from", applied.LogLevel, "to", level)
+	applied.LogLevel = level
+}
+
+// applyWorker changes the worker's slots and handlers when the worker block
+// changed. Attempts that run keep their handler. A handler that cannot be
+// built leaves the worker as it was.
+func (n *Node) applyWorker(applied *config.Config, loaded config.Worker) {
+	next := *applied
+	next.Worker.Population = loaded.Population
+	next.Worker.Builtins = loaded.Builtins
+	next.Worker.Handlers = loaded.Handlers
+	if n.cfg.Dev {
+		// Dev mode always runs the echo and sleep builtins.
+		next.Worker.Builtins = applied.Worker.Builtins
+	}
+	if reflect.DeepEqual(next.Worker, applied.Worker) {
+		return
+	}
+
+	handlers, err := buildHandlers(&next)
+	if err != nil {
+		n.log.Error("reload of the worker block failed; the worker keeps its slots and handlers", "err", err)
+		return
+	}
+	if err := n.worker.w.Update(next.Worker.Population, handlers); err != nil {
+		n.log.Error("reload of the worker block failed; the worker keeps its slots and handlers", "err", err)
+		return
+	}
+	types := handlerNames(handlers)
+	meta := wire.Meta{Role: wire.RoleWorker, Version: n.version, Slots: next.Worker.Population, Types: types}
+	if err := n.worker.members.UpdateMeta(meta); err != nil {
+		// The master takes slots and types from the task connection, so
+		// only the gossip view is stale.
+		n.log.Warn("update gossip metadata failed", "err", err)
+	}
+	applied.Worker = next.Worker
+}
