@@ -63,16 +63,16 @@ image-debian: build
 
 ## container-test: a master and workers as containers on a private network (needs docker)
 container-test: image
-	LBD_CONTAINER_TEST=1 LBD_IMAGE=$(IMAGE) $(GO) test -count=1 -timeout 10m -v -run 'Container' ./packaging/
+	LBDTEST_CONTAINER=1 LBDTEST_IMAGE=$(IMAGE) $(GO) test -count=1 -timeout 10m -v -run 'Container' ./packaging/
 
 ## systemd-test: the .deb under systemd as pid 1 in a privileged container (needs docker)
 systemd-test: packages
-	LBD_SYSTEMD_TEST=1 $(GO) test -count=1 -timeout 15m -v -run 'Systemd' ./packaging/
+	LBDTEST_SYSTEMD=1 $(GO) test -count=1 -timeout 15m -v -run 'Systemd' ./packaging/
 
 ## test-browser: the status page in headless Chromium; the screenshot goes to bin/screenshots
 test-browser:
 	mkdir -p bin/screenshots
-	LBD_SCREENSHOT_DIR=$(CURDIR)/bin/screenshots $(GO) test -race -run TestStatusPageInBrowser -v ./api
+	LBDTEST_SCREENSHOT_DIR=$(CURDIR)/bin/screenshots $(GO) test -race -run TestStatusPageInBrowser -v ./api
 
 ## bench: lbd against gearmand, beanstalkd and NATS JetStream on loopback (slow; BENCH_FLAGS=-quick for a short run)
 .PHONY: bench

@@ -32,7 +32,7 @@ func findBrowser() string {
 // TestStatusPageInBrowser loads the status page in headless Chromium and
 // checks that it shows a worker that joined and a task that failed, and
 // that its Cancel button cancels a running task. It saves a screenshot to
-// $LBD_SCREENSHOT_DIR, or to the test's temporary directory.
+// $LBDTEST_SCREENSHOT_DIR, or to the test's temporary directory.
 func TestStatusPageInBrowser(t *testing.T) {
 	browser := findBrowser()
 	if browser == "" {
@@ -125,7 +125,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Errorf("task %s is %q after Cancel on the page, want canceled (err %v)", runningID, task.Status, err)
 	}
 
-	dir := os.Getenv("LBD_SCREENSHOT_DIR")
+	dir := os.Getenv("LBDTEST_SCREENSHOT_DIR")
 	if dir == "" {
 		dir = t.TempDir()
 	}

@@ -20,7 +20,7 @@ type dockerCluster struct {
 }
 
 func newDockerCluster(t *testing.T) *dockerCluster {
-	image := os.Getenv("LBD_IMAGE")
+	image := os.Getenv("LBDTEST_IMAGE")
 	if image == "" {
 		image = "lbd:latest"
 	}
@@ -67,7 +67,7 @@ func (c *dockerCluster) health(container string) string {
 }
 
 func TestContainerCluster(t *testing.T) {
-	requireDocker(t, "LBD_CONTAINER_TEST", "container-test")
+	requireDocker(t, "LBDTEST_CONTAINER", "container-test")
 	c := newDockerCluster(t)
 
 	// The API is reached through a port published on loopback only.

@@ -80,7 +80,7 @@ func bootSystemd(t *testing.T) *systemdHost {
 }
 
 func TestSystemdPackage(t *testing.T) {
-	requireDocker(t, "LBD_SYSTEMD_TEST", "systemd-test")
+	requireDocker(t, "LBDTEST_SYSTEMD", "systemd-test")
 	deb := packagePath(t, "lbd_*.deb")
 	rpm := packagePath(t, "lbd-*.rpm")
 	checkRPMList(t, rpm)
