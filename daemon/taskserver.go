@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lbd-dev/lbd/membership"
@@ -16,6 +17,10 @@ import (
 
 // handshakeTimeout bounds the preamble and Hello of a new task connection.
 const handshakeTimeout = 10 * time.Second
+
+// handshakeMaxFrame caps the Hello frame, so that a peer that has not
+// identified itself cannot make the master read a large frame.
+const handshakeMaxFrame = 4 << 20
 
 // memberWait is how long a handshake waits for gossip to report the
 // connecting worker: its join and its dial race each other.
@@ -48,7 +53,8 @@ type workerConn struct {
 	name   string
 	log    *slog.Logger
 
-	since     time.Time // when the handshake completed
+	since     time.Time     // when the handshake completed
+	results   atomic.Uint64 // Result frames processed, acknowledged in heartbeats
 	closeOnce sync.Once
 	reason    string
 	done      chan struct{}
@@ -117,6 +123,7 @@ func (s *taskServer) handle(nc net.Conn) {
 		return
 	}
 	conn := wire.NewConn(nc, s.maxFrame, s.hbTimeout)
+	conn.SetMaxFrame(min(s.maxFrame, handshakeMaxFrame))
 	hello, err := readHello(conn)
 	if err != nil {
 		s.log.Warn("task connection rejected", "remote", remote, "err", err)
@@ -199,6 +206,7 @@ func (s *taskServer) admit(conn *wire.Conn, h *wire.Hello, remote string) (*work
 		return nil, err
 	}
 	sender.release()
+	conn.SetMaxFrame(s.maxFrame)
 
 	if !s.add(wc) {
 		s.sched.RemoveWorker(handle, "master shutting down")
@@ -375,6 +383,7 @@ func (wc *workerConn) dispatch(typ wire.Type, body []byte) error {
 			ID: r.TaskID, Attempt: r.Attempt, OK: r.OK, Output: r.Output,
 			Error: r.Error, HandedBack: r.HandedBack,
 		})
+		wc.results.Add(1)
 	case wire.TypeHeartbeat:
 	case wire.TypeDrain:
 		sched.SetDraining(wc.handle)
@@ -396,12 +405,12 @@ func (wc *workerConn) dispatch(typ wire.Type, body []byte) error {
 func (wc *workerConn) heartbeat() {
 	ticker := time.NewTicker(wc.srv.hbEvery)
 	defer ticker.Stop()
-	hb := &wire.Heartbeat{}
 	for {
 		select {
 		case <-wc.done:
 			return
 		case <-ticker.C:
+			hb := &wire.Heartbeat{Results: wc.results.Load()}
 			if err := wc.conn.Send(wire.TypeHeartbeat, hb); err != nil {
 				wc.close("heartbeat not sent: " + err.Error())
 				return
@@ -427,6 +436,10 @@ func (wc *workerConn) closeQuiet() {
 	wc.closeOnce.Do(func() {
 		wc.reason = "master shutting down"
 		close(wc.done)
+		// A last acknowledgement spares the worker a resend of results
+		// that this master already recorded.
+		wc.conn.Send(wire.TypeHeartbeat, &wire.Heartbeat{Results: wc.results.Load()})
+		wc.conn.Flush(time.Second)
 		wc.conn.Close()
 	})
 }

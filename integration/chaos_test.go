@@ -525,3 +525,32 @@ func chaosOutput(i int) string {
 	}
 	return "task-" + strconv.Itoa(i)
 }
+
+func TestWorkerStopsQuicklyAfterMaster(t *testing.T) {
+	skipShort(t)
+	c := clustertest.StartMaster(t)
+	w1 := c.StartWorker("w1", echoEnv, "-population", "4")
+	api := c.API()
+	api.WaitWorkers(t, 1, 15*time.Second)
+	reqs := make([]clustertest.TaskRequest, 500)
+	for i := range reqs {
+		reqs[i] = clustertest.TaskRequest{Type: "echo", Payload: strconv.Itoa(i)}
+	}
+	api.WaitFinal(t, api.SubmitBatch(t, reqs), time.Minute)
+
+	// The master acknowledged every result before it went, so the worker
+	// has nothing to hand over and stops at once.
+	c.Master.Signal(syscall.SIGTERM)
+	c.Master.Wait(15 * time.Second)
+	start := time.Now()
+	w1.Signal(syscall.SIGTERM)
+	if !w1.Wait(20 * time.Second) {
+		t.Fatal("worker did not exit within 20s of SIGTERM")
+	}
+	if code := w1.ExitCode(); code != 0 {
+		t.Errorf("worker exit code = %d, want 0", code)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("worker took %s to stop after its master, want well under its 30s drain timeout", d)
+	}
+}

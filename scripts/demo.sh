@@ -14,12 +14,11 @@ HTTP=127.0.0.1:27948
 WORK=$(mktemp -d /tmp/lbd-demo.XXXXXX)
 pids=()
 
+# Workers stop first, so that they hand their last results to the master.
 cleanup() {
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		kill -TERM "${pids[i]}" 2>/dev/null || true
+		wait "${pids[i]}" 2>/dev/null || true
 	done
 	echo "logs and results kept in $WORK"
 }

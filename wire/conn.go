@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -60,22 +61,22 @@ func ReadPreamble(r io.Reader) error {
 // queued and a writer goroutine writes everything queued in one write, so
 // frames sent close together share a system call.
 type Conn struct {
-	nc       net.Conn
-	maxFrame int
-	timeout  time.Duration // write deadline per write
+	nc      net.Conn
+	timeout time.Duration // write deadline per write
 
 	r    *bufio.Reader
 	rbuf []byte
 	dec  *codec.Decoder
 
-	mu      sync.Mutex // guards the fields below
-	pending []byte     // encoded frames not yet handed to the writer
-	spare   []byte     // buffer the writer returned, reused for pending
-	scratch []byte     // encoder output
-	enc     *codec.Encoder
-	closed  bool
-	writing bool  // the writer holds frames taken from pending
-	err     error // first write error
+	mu       sync.Mutex // guards the fields below
+	maxFrame int
+	pending  []byte // encoded frames not yet handed to the writer
+	spare    []byte // buffer the writer returned, reused for pending
+	scratch  []byte // encoder output
+	enc      *codec.Encoder
+	closed   bool
+	writing  bool  // the writer holds frames taken from pending
+	err      error // first write error
 
 	wake chan struct{} // a token means pending has frames
 	done chan struct{} // closed when the writer goroutine ends
@@ -203,25 +204,57 @@ func (c *Conn) Recv() (Type, []byte, error) {
 	if size < 1 {
 		return 0, nil, fmt.Errorf("invalid frame length 0")
 	}
-	if size > int64(c.maxFrame) {
-		return 0, nil, &FrameTooLargeError{Size: size, Max: int64(c.maxFrame)}
+	c.mu.Lock()
+	limit := c.maxFrame
+	c.mu.Unlock()
+	if size > int64(limit) {
+		return 0, nil, &FrameTooLargeError{Size: size, Max: int64(limit)}
 	}
 	typ, err := c.r.ReadByte()
 	if err != nil {
 		return 0, nil, err
 	}
-	n := int(size - 1)
-	if cap(c.rbuf) < n {
-		c.rbuf = make([]byte, n)
-	}
-	body := c.rbuf[:n]
-	if _, err := io.ReadFull(c.r, body); err != nil {
+	body, err := c.readBody(int(size - 1))
+	if err != nil {
 		return 0, nil, err
 	}
-	if cap(c.rbuf) > 1<<20 {
-		c.rbuf = nil // do not keep a large buffer for one large frame
-	}
 	return Type(typ), body, nil
+}
+
+// chunkSize is how much of a frame body Recv reserves ahead of the bytes
+// that have arrived. A peer that declares a large frame makes the reader
+// hold only what it really sends.
+const chunkSize = 64 << 10
+
+// readBody reads n bytes, growing the buffer as the bytes arrive.
+func (c *Conn) readBody(n int) ([]byte, error) {
+	if n <= cap(c.rbuf) {
+		body := c.rbuf[:n]
+		_, err := io.ReadFull(c.r, body)
+		return body, err
+	}
+	body := c.rbuf[:0]
+	for len(body) < n {
+		step := min(n-len(body), max(chunkSize, len(body)))
+		body = slices.Grow(body, step)
+		got, err := io.ReadFull(c.r, body[len(body):len(body)+step])
+		body = body[:len(body)+got]
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cap(body) <= 1<<20 {
+		c.rbuf = body // keep small buffers for the next frame
+	}
+	return body, nil
+}
+
+// SetMaxFrame changes the frame limit for both directions, for example to
+// hold a peer to a small limit until its handshake is done.
+func (c *Conn) SetMaxFrame(n int) {
+	c.mu.Lock()
+	c.maxFrame = n
+	c.mu.Unlock()
 }
 
 // Decode decodes a frame body that Recv returned into v.

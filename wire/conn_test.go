@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -164,4 +165,27 @@ func FuzzRecv(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRecvReservesOnlyWhatArrives(t *testing.T) {
+	client, server := net.Pipe()
+	conn := NewConn(server, 64<<20, time.Second)
+	defer conn.Close()
+	go func() {
+		client.Write(binary.BigEndian.AppendUint32(nil, 64<<20-1))
+		client.Write([]byte{byte(TypeHello)})
+		client.Write(make([]byte, 100))
+		client.Close()
+	}()
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, err := conn.Recv()
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("Recv of a truncated frame succeeded")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Errorf("Recv allocated %d bytes for a frame that delivered 100, want under 1 MiB", grew)
+	}
 }

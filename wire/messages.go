@@ -146,6 +146,11 @@ type Heartbeat struct {
 	_struct struct{} `codec:",toarray"`
 
 	Running int // attempts the sending worker runs; 0 from the master
+
+	// Results, from the master, counts the Result frames it has processed
+	// on this connection. It acknowledges them: the worker forgets the
+	// first Results results that it sent on the connection.
+	Results uint64
 }
 
 // Drain from the master asks the worker to drain: finish its running tasks

@@ -29,6 +29,7 @@ type outbox struct {
 type sentResult struct {
 	res    wire.Result
 	sentAt time.Time
+	seq    uint64 // position among the results sent on its connection, from 1
 }
 
 func (o *outbox) len() int { return len(o.unsent) + len(o.sent) }
@@ -95,8 +96,26 @@ func (w *Worker) sendResultLocked(s *session, res wire.Result) bool {
 			"task_id", res.TaskID, "attempt", res.Attempt, "err", err)
 		return false
 	}
-	w.outbox.sent = append(w.outbox.sent, sentResult{res: res, sentAt: time.Now()})
+	s.sent++
+	w.outbox.sent = append(w.outbox.sent, sentResult{res: res, sentAt: time.Now(), seq: s.sent})
 	return true
+}
+
+// ackLocked forgets the results that the master acknowledged: the first
+// processed results sent on s.
+func (w *Worker) ackLocked(s *session, processed uint64) {
+	if w.session != s {
+		return
+	}
+	n := 0
+	for n < len(w.outbox.sent) && w.outbox.sent[n].seq <= processed {
+		w.outbox.sent[n] = sentResult{}
+		n++
+	}
+	if n > 0 {
+		w.outbox.sent = w.outbox.sent[n:]
+		w.notifyLocked()
+	}
 }
 
 // flushUnsentLocked sends the kept results on a new connection, oldest

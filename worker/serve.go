@@ -74,6 +74,9 @@ func (w *Worker) dispatch(s *session, typ wire.Type, body []byte) error {
 		if err := s.conn.Decode(body, &msg); err != nil {
 			return fmt.Errorf("invalid heartbeat from master %s: %w", s.addr, err)
 		}
+		w.mu.Lock()
+		w.ackLocked(s, msg.Results)
+		w.mu.Unlock()
 	case wire.TypeDrain:
 		var msg wire.Drain
 		if err := s.conn.Decode(body, &msg); err != nil {

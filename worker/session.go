@@ -39,6 +39,8 @@ type session struct {
 	// writeTimeout, come before it. The extra heartbeat interval gives the
 	// master time to read it.
 	confirmAge time.Duration
+
+	sent uint64 // results handed to this connection, guarded by Worker.mu
 }
 
 // errRejected marks a connection that the master rejected.
