@@ -22,7 +22,7 @@ type taskDecoder struct {
 }
 
 func newTaskDecoder(r io.Reader, subject string) *taskDecoder {
-	dec := json.NewDecoder(r)
+	dec := json.NewDecoder(&utf8Reader{r: r})
 	dec.DisallowUnknownFields()
 	return &taskDecoder{dec: dec, subject: subject}
 }
@@ -145,6 +145,8 @@ func (d *taskDecoder) error(err error, prefix string) error {
 	switch {
 	case errors.As(err, &tooBig):
 		return bodyTooLarge(tooBig.Limit, -1)
+	case errors.Is(err, errInvalidUTF8):
+		return badRequest("payload", "%s is not valid UTF-8 (%v): JSON text must be UTF-8, so send binary payloads base64-encoded as payload_base64", d.subject, err)
 	case errors.Is(err, io.EOF) && prefix == "":
 		return badRequest("", "%s is empty: expected JSON", d.subject)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

@@ -113,8 +113,12 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 	m.http = &http.Server{
 		Handler:           m.api,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// A body has this long to arrive, so that clients that trickle
+		// bytes cannot hold connections open. There is no write timeout:
+		// ?wait requests hold their answer for up to five minutes.
+		ReadTimeout: 2 * time.Minute,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
 	m.wg.Add(3)
@@ -200,10 +204,15 @@ func (m *master) watchMembers() {
 		case <-m.quit:
 			return
 		case ev := <-m.members.Events():
-			if ev.Kind != membership.EventLeave || ev.Member.Meta.Role != wire.RoleWorker {
-				continue
+			switch {
+			case ev.Kind == membership.EventJoin && ev.Member.Meta.Role == wire.RoleMaster:
+				// Workers follow the master whose name sorts first, so
+				// the tasks of the other one wait unseen.
+				m.log.Error("another master joined the cluster; lbd runs one master per cluster, so stop one of them",
+					"other_master", ev.Member.Name, "other_addr", ev.Member.Addr)
+			case ev.Kind == membership.EventLeave && ev.Member.Meta.Role == wire.RoleWorker:
+				m.tasks.dropWorker(ev.Member.Name, "gossip: node "+ev.Member.State, ev.At)
 			}
-			m.tasks.dropWorker(ev.Member.Name, "gossip: node "+ev.Member.State, ev.At)
 		}
 	}
 }

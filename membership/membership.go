@@ -345,9 +345,12 @@ func (m *Membership) rejoinLoop() {
 		if len(targets) == 0 {
 			continue
 		}
+		before := m.ml.NumMembers()
 		n, err := m.ml.Join(targets)
-		if n > 0 {
-			m.log.Info("re-joined peers", "targets", targets, "answered", n, "members", m.ml.NumMembers())
+		if after := m.ml.NumMembers(); after > before {
+			m.log.Info("re-joined peers", "targets", targets, "answered", n, "members", after)
+		} else if n > 0 {
+			m.log.Debug("re-join found no new member", "targets", targets, "answered", n)
 		} else {
 			m.log.Debug("re-join found no peer", "targets", targets, "err", err)
 		}

@@ -148,7 +148,12 @@ func (h *execHandler) Handle(ctx context.Context, payload []byte) ([]byte, error
 	cmd.Stdin = bytes.NewReader(payload)
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig kills the handler if the worker dies (SIGKILL, OOM), so that
+	// the master's new attempt does not run beside an orphan.
+	// NOTE: the kernel sends it to the direct child only, when the thread
+	// that started it exits; grandchildren in the group outlive a dead
+	// worker.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = pipeCloseDelay
 
 	if err := cmd.Start(); err != nil {
