@@ -123,6 +123,11 @@ type Config struct {
 	// MaxOutputBytes is the largest output of one attempt. Default 8 MiB.
 	MaxOutputBytes int64
 
+	// MaxResultBytes bounds the outputs of finished tasks that the master
+	// keeps. Past it, the oldest finished tasks are forgotten before their
+	// ResultRetention ends. Default 1 GiB.
+	MaxResultBytes int64
+
 	// MaxFrameBytes is the largest frame on a task connection. It exceeds
 	// MaxPayloadBytes and MaxOutputBytes by at least 64 KiB and is at most
 	// 1 GiB. Default 64 MiB.
@@ -228,6 +233,7 @@ func Defaults() *Config {
 		MaxQueuedBytes:    1 << 30,
 		MaxPayloadBytes:   8 << 20,
 		MaxOutputBytes:    8 << 20,
+		MaxResultBytes:    1 << 30,
 		MaxFrameBytes:     64 << 20,
 		HeartbeatInterval: 500 * time.Millisecond,
 		HeartbeatTimeout:  2 * time.Second,

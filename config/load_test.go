@@ -123,6 +123,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"max_queued_bytes", c.MaxQueuedBytes, int64(1 << 30)},
 		{"max_payload_bytes", c.MaxPayloadBytes, int64(8 << 20)},
 		{"max_output_bytes", c.MaxOutputBytes, int64(8 << 20)},
+		{"max_result_bytes", c.MaxResultBytes, int64(1 << 30)},
 		{"max_frame_bytes", c.MaxFrameBytes, int64(64 << 20)},
 		{"heartbeat_interval", c.HeartbeatInterval, 500 * time.Millisecond},
 		{"heartbeat_timeout", c.HeartbeatTimeout, 2 * time.Second},

@@ -87,6 +87,8 @@ var settings = []*setting{
 		ptr: func(c *Config) any { return &c.HeartbeatTimeout }, check: positiveDuration},
 	{key: "result_retention", kind: kindDuration, arg: "DURATION", help: "master: how long a finished task and its result are kept",
 		ptr: func(c *Config) any { return &c.ResultRetention }, check: positiveDuration},
+	{key: "max_result_bytes", kind: kindSize, arg: "BYTES", help: "master: total output of finished tasks kept; past it the oldest are forgotten before result_retention",
+		ptr: func(c *Config) any { return &c.MaxResultBytes }, check: sizeRange(1, 0)},
 	{key: "adopt_grace", kind: kindDuration, arg: "DURATION", help: "master: time workers have after a master restart to claim running attempts",
 		ptr: func(c *Config) any { return &c.AdoptGrace }, check: positiveDuration},
 	{key: "population", block: blockWorker, kind: kindInt, arg: "N", help: "worker: number of slots, each running one task at a time, 1 to 100000",

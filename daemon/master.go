@@ -171,6 +171,7 @@ func schedulerConfig(cfg *config.Config, st store.Store, log *slog.Logger) sched
 		MaxQueuedBytes:  cfg.MaxQueuedBytes,
 		MaxPayloadBytes: cfg.MaxPayloadBytes,
 		ResultRetention: cfg.ResultRetention,
+		MaxResultBytes:  cfg.MaxResultBytes,
 		AdoptGrace:      cfg.AdoptGrace,
 		Store:           st,
 		Logger:          log,

@@ -105,7 +105,8 @@ func (s *Scheduler) finishLocked(t *task, status Status) {
 		close(t.done)
 		t.done = nil
 	}
-	s.finished = append(s.finished, finishedEntry{t: t, at: t.finished})
+	s.finished = append(s.finished, finishedEntry{t: t, at: t.finished, bytes: int64(len(t.output))})
+	s.resultBytes += int64(len(t.output))
 	s.observeFinishLocked(t)
 	s.markDirtyLocked(t)
 }

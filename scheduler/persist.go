@@ -116,7 +116,8 @@ func (s *Scheduler) load() error {
 	slices.SortFunc(final, func(a, b *task) int { return a.finished.Compare(b.finished) })
 	s.finished = make([]finishedEntry, len(final))
 	for i, t := range final {
-		s.finished[i] = finishedEntry{t: t, at: t.finished}
+		s.finished[i] = finishedEntry{t: t, at: t.finished, bytes: int64(len(t.output))}
+		s.resultBytes += int64(len(t.output))
 	}
 	if len(s.orphans) > 0 {
 		s.adoptBy = now.Add(s.cfg.AdoptGrace)

@@ -31,6 +31,7 @@ type Scheduler struct {
 	running      int
 	retries      retryHeap
 	finished     []finishedEntry // final tasks in the order they ended, for retention
+	resultBytes  int64           // output bytes of the entries in finished
 	orphans      []*task         // running before a restart, not yet claimed
 	adoptBy      time.Time
 	dirty        []*task
@@ -105,6 +106,9 @@ func (c *Config) check() error {
 	}
 	if c.ResultRetention <= 0 {
 		c.ResultRetention = 24 * time.Hour
+	}
+	if c.MaxResultBytes <= 0 {
+		c.MaxResultBytes = 1 << 30
 	}
 	return nil
 }

@@ -435,3 +435,31 @@ func TestDrainingWorkerGetsNothing(t *testing.T) {
 		t.Errorf("draining worker got %d assignments, want 0", n)
 	}
 }
+
+func TestResultBytesCapForgetsOldest(t *testing.T) {
+	s := newTestScheduler(t, func(c *Config) { c.MaxResultBytes = 100 })
+	h, rec := addWorker(t, s, "w", 1, "echo")
+	ids := submit(t, s, "echo", 5)
+	for range ids {
+		a := rec.taken()[0]
+		s.Complete(h, Result{ID: a.ID, Attempt: a.Attempt, OK: true, Output: make([]byte, 40)})
+	}
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := s.Get(ids[2])
+		if errors.Is(err, ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("outputs over max_result_bytes were kept")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i, id := range ids {
+		_, err := s.Get(id)
+		if kept := err == nil; kept != (i >= 3) {
+			t.Errorf("task %d kept = %v, want only the two newest (100 bytes of output) kept", i, kept)
+		}
+	}
+}

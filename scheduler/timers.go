@@ -90,22 +90,28 @@ func (s *Scheduler) requeueOrphansLocked() {
 // and ended again has a newer entry; the older one no longer matches its
 // finish time and is skipped.
 type finishedEntry struct {
-	t  *task
-	at time.Time
+	t     *task
+	at    time.Time
+	bytes int64 // output size when the entry was made
 }
 
 // expireLocked forgets final tasks that ended more than ResultRetention ago.
 func (s *Scheduler) expireLocked(now time.Time) {
 	cutoff := now.Add(-s.cfg.ResultRetention)
-	n := 0
+	n, early := 0, 0
 	for n < len(s.finished) {
 		e := s.finished[n]
 		t := e.t
 		current := t.status.Final() && t.finished.Equal(e.at) && s.tasks[t.id] == t
-		if current && e.at.After(cutoff) {
+		overBytes := s.resultBytes > s.cfg.MaxResultBytes
+		if current && e.at.After(cutoff) && !overBytes {
 			break
 		}
 		n++
+		s.resultBytes -= e.bytes
+		if current && e.at.After(cutoff) {
+			early++
+		}
 		if !current {
 			continue // retried since (a newer entry exists), or already gone
 		}
@@ -116,6 +122,10 @@ func (s *Scheduler) expireLocked(now time.Time) {
 		if s.persist {
 			s.deletes = append(s.deletes, t.id)
 		}
+	}
+	if early > 0 {
+		s.log.Warn("finished tasks forgotten before result_retention because their outputs exceed max_result_bytes",
+			"tasks", early, "max_result_bytes", s.cfg.MaxResultBytes)
 	}
 	if n > 0 {
 		clear(s.finished[:n])

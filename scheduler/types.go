@@ -142,6 +142,7 @@ type Config struct {
 	MaxQueuedBytes  int64
 	MaxPayloadBytes int64
 	ResultRetention time.Duration // final tasks are forgotten this long after they end
+	MaxResultBytes  int64         // outputs of final tasks kept; past it the oldest are forgotten early
 	AdoptGrace      time.Duration // after a restart, time for workers to claim running attempts
 
 	Store  store.Store // required; store.NewMemory() when nothing must survive a restart
