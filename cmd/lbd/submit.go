@@ -450,9 +450,26 @@ func submitAndWait(ctx context.Context, c *client.Client, o *submitOptions, name
 		close(results)
 	}()
 
+	// On a terminal a progress line replaces the line per succeeded task;
+	// failures are still printed, above it.
 	var sum waitSummary
+	var bar *progress
+	if !o.json && isTerminal(stdout) {
+		bar = newProgress(stdout, len(tasks))
+		sum.quiet = true
+	}
 	for r := range results {
+		if bar != nil && (r.err != nil || r.task.Status != scheduler.StatusSucceeded) {
+			bar.clear() // the outcome's line takes the bar's place
+			bar.drawn = time.Time{}
+		}
 		sum.add(ctx, r, o.json, stdout, stderr)
+		if bar != nil {
+			bar.update(sum.succeeded+sum.failed+sum.canceled+sum.unfinished, sum.failed)
+		}
+	}
+	if bar != nil {
+		bar.clear()
 	}
 	// results is closed after sendErr was written.
 	return sum.finish(ctx, sendErr, o.json, stdout, stderr)
@@ -463,6 +480,7 @@ type waitSummary struct {
 	succeeded, failed, canceled int
 	unfinished                  int   // waits that ended with an error
 	waitErr                     error // the first such error, other than an interrupt
+	quiet                       bool  // print no line for a succeeded task
 }
 
 // add prints one outcome and counts it.
@@ -488,6 +506,9 @@ func (s *waitSummary) add(ctx context.Context, r waitResult, asJSON bool, stdout
 	}
 	if asJSON {
 		printResult(stdout, stderr, true, r.task, "")
+		return
+	}
+	if s.quiet && r.task.Status == scheduler.StatusSucceeded {
 		return
 	}
 	fmt.Fprintf(stdout, "%s %s %s\n", r.task.ID, r.task.Status, outcomeText(r.task))
