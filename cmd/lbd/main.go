@@ -66,11 +66,29 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return runDaemon(args, stderr)
 }
 
+// commandsHelp follows the flags in lbd -h. Each command has its own -h.
+const commandsHelp = `
+Commands (each takes -h):
+  submit     submit one task, or a JSON Lines file of tasks with -f
+  workers    the workers connected to the master
+  status     the master's queue, workers and counters
+  members    the gossip view of the master
+  tasks      tasks by status and type, paged
+  task       one task, with -wait until it is final
+  cancel     cancel a task
+  retry      run a failed task again
+  drain      ask a worker to drain and leave
+  validate   check a configuration file
+  health     exit 0 when the node at -http-addr is healthy
+  version    print the version
+`
+
 // runDaemon runs a node until SIGINT or SIGTERM, then stops it in order.
 // SIGHUP loads the configuration again from the same args and environment.
 func runDaemon(args []string, stderr io.Writer) int {
 	cfg, err := config.Load(args, os.LookupEnv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stderr, commandsHelp)
 		return exitOK
 	}
 	if err != nil {
