@@ -123,9 +123,16 @@ func (c *Conn) Send(t Type, v any) error {
 	}
 
 	c.scratch = c.scratch[:0]
-	c.enc.ResetBytes(&c.scratch)
-	if err := c.enc.Encode(v); err != nil {
-		return fmt.Errorf("encode %s: %w", t, err)
+	switch m := v.(type) {
+	case *Assign:
+		c.scratch = appendAssign(c.scratch, m)
+	case *Result:
+		c.scratch = appendResult(c.scratch, m)
+	default:
+		c.enc.ResetBytes(&c.scratch)
+		if err := c.enc.Encode(v); err != nil {
+			return fmt.Errorf("encode %s: %w", t, err)
+		}
 	}
 	size := int64(len(c.scratch)) + 1
 	if size > int64(c.maxFrame) {
@@ -259,6 +266,16 @@ func (c *Conn) SetMaxFrame(n int) {
 
 // Decode decodes a frame body that Recv returned into v.
 func (c *Conn) Decode(body []byte, v any) error {
+	switch m := v.(type) {
+	case *Assign:
+		if decodeAssign(body, m) == nil {
+			return nil
+		}
+	case *Result:
+		if decodeResult(body, m) == nil {
+			return nil
+		}
+	}
 	c.dec.ResetBytes(body)
 	if err := c.dec.Decode(v); err != nil {
 		return fmt.Errorf("decode %T: %w", v, err)
