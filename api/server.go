@@ -82,6 +82,11 @@ type Server struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	draining atomic.Bool
+
+	// drained ends when SetDraining is called, so that ?wait requests
+	// answer at once and a stopping master does not wait for them.
+	drained    context.Context
+	endWaiters context.CancelFunc
 }
 
 // New returns the API for b.
@@ -97,6 +102,7 @@ func New(b Backend, opts Options) *Server {
 	}
 
 	s := &Server{backend: b, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	s.drained, s.endWaiters = context.WithCancel(context.Background())
 	s.routes()
 	return s
 }
@@ -105,6 +111,7 @@ func New(b Backend, opts Options) *Server {
 // /healthz report "draining". It cannot be undone.
 func (s *Server) SetDraining() {
 	s.draining.Store(true)
+	s.endWaiters()
 }
 
 // ServeHTTP serves one API request.

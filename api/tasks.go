@@ -148,6 +148,8 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
 	if wait > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		defer cancel()
+		stopWatch := context.AfterFunc(s.drained, cancel)
+		defer stopWatch()
 		t, err = s.backend.Wait(ctx, id)
 	} else {
 		t, err = s.backend.Get(id)
