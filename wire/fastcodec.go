@@ -10,8 +10,8 @@ import (
 // hand-written msgpack codec: go-msgpack's reflection costs about 700 ns
 // and 4 allocations per frame. The bytes are the same msgpack arrays that
 // go-msgpack writes for the toarray structs, so either side may use
-// either codec. A frame whose array length differs from what this
-// version knows (a newer peer appended fields) goes to go-msgpack.
+// either codec. A frame whose array length differs from this version's
+// field count (a newer peer appended fields) goes to go-msgpack.
 
 const (
 	assignFields = 5
@@ -194,7 +194,6 @@ func (r *reader) int() int64 {
 		return int64(int8(c))
 	}
 	var size int
-	signed := false
 	switch c {
 	case 0xcc, 0xd0:
 		size = 1
@@ -208,7 +207,8 @@ func (r *reader) int() int64 {
 		r.fail()
 		return 0
 	}
-	signed = c >= 0xd0
+	signed := c >= 0xd0
+
 	p := r.next(size)
 	if p == nil {
 		return 0
