@@ -6,29 +6,21 @@ import (
 	"time"
 )
 
-// dispatchLocked gives a queued task to the least-loaded worker with a free
-// slot that runs its type, or puts it at the end of its type's queue.
+// dispatchLocked queues t in its lane and, unless its queue is paused,
+// offers it to the least-loaded free worker of that lane. A worker with a
+// free slot has nothing queued in its unpaused lanes, so that worker takes
+// t or a task of equal standing.
 func (s *Scheduler) dispatchLocked(t *task) {
-	ts := s.typeLocked(t.typ)
-	if len(ts.free.ws) > 0 && ts.queued == 0 {
-		s.assignLocked(t, ts.free.ws[0])
-		return
-	}
-	ts.queue.push(t)
-	ts.queued++
-	if len(ts.free.ws) > 0 {
-		s.fillLocked(ts.free.ws[0])
+	l := s.enqueueLocked(t)
+	if !l.queue.paused && l.free.Len() > 0 {
+		s.fillLocked(l.free.ws[0])
 	}
 }
 
 // assignLocked starts the next attempt of t on w.
 func (s *Scheduler) assignLocked(t *task, w *worker) {
-	if t.inQueue {
-		t.inQueue = false
-		s.types[t.typ].queued--
-	}
-	s.waiting--
-	s.waitingBytes -= int64(len(t.payload))
+	s.unqueueLocked(t)
+	s.addWaitingLocked(t, -1)
 	s.running++
 
 	t.attempt++
@@ -51,41 +43,84 @@ func (s *Scheduler) assignLocked(t *task, w *worker) {
 }
 
 // fillLocked assigns queued tasks to w until its slots are full or nothing
-// that it runs is queued. Among its types, the oldest queued task goes first.
+// that it takes is queued. Each slot first picks one of w's queues, by
+// weight or in strict order, then the best task of that queue among w's
+// types: higher priority first, then the oldest.
 func (s *Scheduler) fillLocked(w *worker) {
 	for w.available() {
-		var best *typeState
-		var bestTask *task
-		for _, typ := range w.types {
-			ts := s.types[typ]
-			if ts == nil || ts.queued == 0 {
-				continue
-			}
-			t := ts.queue.peek()
-			if t != nil && (bestTask == nil || t.seq < bestTask.seq) {
-				best, bestTask = ts, t
-			}
-		}
-		if best == nil {
+		l := w.pickLane()
+		if l == nil {
 			return
 		}
-		best.queue.pop()
-		best.queued--
-		s.assignLocked(bestTask, w)
+		t := l.tasks[0]
+		s.assignLocked(t, w)
 	}
 }
 
-// leaveWaitingLocked takes a queued or retrying task out of the waiting set.
+// pickLane returns the lane that w's next free slot takes a task from, or
+// nil when none of its unpaused lanes holds a task. With weights it runs
+// one round of smooth weighted round-robin over the queues that have
+// tasks: over a long run each such queue gets a share of the slots
+// proportional to its weight, and no queue with a weight starves.
+func (w *worker) pickLane() *lane {
+	var best *workerQueue
+	var bestLane *lane
+	total := 0
+	for _, wq := range w.queues {
+		if wq.q.paused || wq.q.queued == 0 {
+			continue
+		}
+		l := wq.topLane()
+		if l == nil {
+			continue
+		}
+		if w.strict {
+			return l
+		}
+		wq.current += wq.weight
+		total += wq.weight
+		if best == nil || wq.current > best.current {
+			best, bestLane = wq, l
+		}
+	}
+	if best != nil {
+		best.current -= total
+	}
+	return bestLane
+}
+
+// topLane returns the lane of wq whose first task comes first, or nil when
+// every lane is empty.
+func (wq *workerQueue) topLane() *lane {
+	var best *lane
+	for _, l := range wq.lanes {
+		if l.tasks.Len() > 0 && (best == nil || taskBefore(l.tasks[0], best.tasks[0])) {
+			best = l
+		}
+	}
+	return best
+}
+
+// taskBefore reports whether a is handed out before b: higher priority
+// first, then submission order.
+func taskBefore(a, b *task) bool {
+	if a.priority != b.priority {
+		return a.priority > b.priority
+	}
+	return a.seq < b.seq
+}
+
+// leaveWaitingLocked takes a queued, scheduled or retrying task out of the
+// waiting set.
 func (s *Scheduler) leaveWaitingLocked(t *task) {
-	if t.inQueue {
-		t.inQueue = false
-		s.types[t.typ].queued--
-	}
-	if t.status == StatusRetrying {
+	s.unqueueLocked(t)
+	switch t.status {
+	case StatusRetrying:
 		s.retrying--
+	case StatusScheduled:
+		s.scheduled--
 	}
-	s.waiting--
-	s.waitingBytes -= int64(len(t.payload))
+	s.addWaitingLocked(t, -1)
 }
 
 // finishLocked moves t into a final state.
@@ -130,8 +165,7 @@ func (s *Scheduler) attemptFailedLocked(t *task, errMsg string, counted, backoff
 
 	s.stats.Retried++
 	s.observerLocked(t.typ).Retried()
-	s.waiting++
-	s.waitingBytes += int64(len(t.payload))
+	s.addWaitingLocked(t, 1)
 	if !backoff {
 		t.status = StatusQueued
 		s.markDirtyLocked(t)
@@ -158,8 +192,8 @@ func (s *Scheduler) backoff(failures uint32) time.Duration {
 	return d - time.Duration(rand.Int64N(int64(d)/5+1))
 }
 
-// retryHeap orders retrying tasks by the time of their next attempt.
-// Entries of tasks that left the retrying state are skipped when popped.
+// retryHeap orders retrying and scheduled tasks by the time of their next
+// attempt. Entries of tasks that left those states are skipped when popped.
 type retryHeap []retryEntry
 
 type retryEntry struct {
@@ -172,7 +206,8 @@ func (h *retryHeap) push(t *task) {
 	h.up(len(*h) - 1)
 }
 
-// popDue removes and returns the tasks due at now that are still retrying.
+// popDue removes and returns the tasks due at now that still wait for
+// that time.
 func (h *retryHeap) popDue(now time.Time, out []*task) []*task {
 	for len(*h) > 0 && !(*h)[0].runAt.After(now) {
 		e := (*h)[0]
@@ -181,11 +216,17 @@ func (h *retryHeap) popDue(now time.Time, out []*task) []*task {
 		(*h)[n] = retryEntry{}
 		*h = (*h)[:n]
 		h.down(0)
-		if e.t.status == StatusRetrying && e.t.runAt.Equal(e.runAt) {
+		if e.valid() {
 			out = append(out, e.t)
 		}
 	}
 	return out
+}
+
+// valid reports whether the entry's task still waits for the entry's time.
+func (e retryEntry) valid() bool {
+	st := e.t.status
+	return (st == StatusRetrying || st == StatusScheduled) && e.t.runAt.Equal(e.runAt)
 }
 
 func (h retryHeap) next() (time.Time, bool) {

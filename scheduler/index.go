@@ -5,83 +5,67 @@ import (
 	"time"
 )
 
-// typeState is the queue of one task type and the workers with a free slot
-// that run it.
+// typeState holds what the scheduler keeps per task type: the cached
+// metrics observer.
 type typeState struct {
-	name   string
-	queue  fifo
-	free   workerHeap
-	queued int          // valid entries in queue
-	obs    TypeObserver // nil until the first event of the type
+	obs TypeObserver // nil until the first event of the type
 }
 
-func newTypeState(name string) *typeState {
-	return &typeState{name: name, free: workerHeap{typ: name}}
+// laneKey names the lane of one task type in one queue.
+type laneKey struct {
+	queue, typ string
 }
 
-// queueEntry is one place in a fifo. It is valid while the task is still
-// queued under the same generation; cancel and adoption leave stale entries
-// behind, which peek skips.
-type queueEntry struct {
-	t   *task
-	gen uint32
+// lane holds the queued tasks of one type in one queue, best first, and the
+// workers with a free slot that take them.
+type lane struct {
+	queue *queueState
+	typ   string
+	tasks taskHeap
+	free  workerHeap
 }
 
-func (e queueEntry) valid() bool {
-	return e.t.inQueue && e.t.queueGen == e.gen && e.t.status == StatusQueued
-}
+// taskHeap orders the queued tasks of a lane by priority, higher first, then
+// by submission order. Each task stores its position, so a task that leaves
+// the queue early (cancel, adoption, purge) is removed in O(log n).
+type taskHeap []*task
 
-// fifo is a queue with lazy deletion.
-type fifo struct {
-	items []queueEntry
-	head  int
-}
+func (h taskHeap) Len() int { return len(h) }
 
-func (q *fifo) push(t *task) {
-	t.queueGen++
-	t.inQueue = true
-	q.items = append(q.items, queueEntry{t: t, gen: t.queueGen})
-}
-
-// peek returns the first valid task, dropping stale entries before it.
-func (q *fifo) peek() *task {
-	for q.head < len(q.items) {
-		e := q.items[q.head]
-		if e.valid() {
-			return e.t
-		}
-		q.items[q.head] = queueEntry{}
-		q.head++
+func (h taskHeap) Less(i, j int) bool {
+	if h[i].priority != h[j].priority {
+		return h[i].priority > h[j].priority
 	}
-	q.reset()
-	return nil
+	return h[i].seq < h[j].seq
 }
 
-// pop removes the task that peek returned.
-func (q *fifo) pop() {
-	q.items[q.head].t.inQueue = false
-	q.items[q.head] = queueEntry{}
-	q.head++
-	if q.head == len(q.items) {
-		q.reset()
-	} else if q.head > 1024 && q.head*2 > len(q.items) {
-		n := copy(q.items, q.items[q.head:])
-		clear(q.items[n:])
-		q.items = q.items[:n]
-		q.head = 0
-	}
+func (h taskHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapPos = i
+	h[j].heapPos = j
 }
 
-func (q *fifo) reset() {
-	q.items = q.items[:0]
-	q.head = 0
+func (h *taskHeap) Push(x any) {
+	t := x.(*task)
+	t.heapPos = len(*h)
+	*h = append(*h, t)
 }
 
-// workerHeap orders the workers of one type that have a free slot, least
+func (h *taskHeap) Pop() any {
+	old := *h
+	n := len(old) - 1
+	t := old[n]
+	old[n] = nil
+	*h = old[:n]
+	t.heapPos = -1
+	return t
+}
+
+// workerHeap orders the workers of one lane that have a free slot, least
 // loaded first (busy/slots), then the one that got a task longest ago.
 type workerHeap struct {
-	typ string
-	ws  []*worker
+	lane *lane
+	ws   []*worker
 }
 
 func (h *workerHeap) Len() int { return len(h.ws) }
@@ -97,13 +81,13 @@ func (h *workerHeap) Less(i, j int) bool {
 
 func (h *workerHeap) Swap(i, j int) {
 	h.ws[i], h.ws[j] = h.ws[j], h.ws[i]
-	h.ws[i].heapIndex[h.typ] = i
-	h.ws[j].heapIndex[h.typ] = j
+	h.ws[i].heapIndex[h.lane] = i
+	h.ws[j].heapIndex[h.lane] = j
 }
 
 func (h *workerHeap) Push(x any) {
 	w := x.(*worker)
-	w.heapIndex[h.typ] = len(h.ws)
+	w.heapIndex[h.lane] = len(h.ws)
 	h.ws = append(h.ws, w)
 }
 
@@ -112,7 +96,7 @@ func (h *workerHeap) Pop() any {
 	w := h.ws[n]
 	h.ws[n] = nil
 	h.ws = h.ws[:n]
-	delete(w.heapIndex, h.typ)
+	delete(w.heapIndex, h.lane)
 	return w
 }
 
@@ -124,14 +108,27 @@ type worker struct {
 	slots      int
 	busy       int
 	types      []string
+	queues     []*workerQueue // in the order the worker listed them
+	strict     bool           // queues are served in list order, not by weight
 	draining   bool
 	since      time.Time
 	completed  uint64
 	lastAssign uint64 // assignment counter value at its last assignment
 	sender     Sender
 	running    map[string]*task // task id -> task whose current attempt runs here
-	heapIndex  map[string]int   // type -> index in that type's free heap
+	heapIndex  map[*lane]int    // lane -> index in that lane's free heap
 	removed    bool
+}
+
+// workerQueue is one queue that a worker serves.
+type workerQueue struct {
+	q      *queueState
+	weight int
+	// current is the smooth weighted round-robin counter: it grows by
+	// weight on each pick among the queues that have tasks, and the queue
+	// picked loses the sum of the weights in that pick.
+	current int
+	lanes   []*lane // one per task type of the worker
 }
 
 func (w *worker) available() bool {
@@ -139,18 +136,31 @@ func (w *worker) available() bool {
 }
 
 // reindexLocked puts w into, moves it within, or takes it out of the free
-// heap of each of its types after its load or state changed.
+// heap of each of its lanes after its load or state changed. It costs
+// O(queues × types × log workers) for the worker's own queues and types.
 func (s *Scheduler) reindexLocked(w *worker) {
-	for _, typ := range w.types {
-		ts := s.typeLocked(typ)
-		i, present := w.heapIndex[typ]
-		switch {
-		case w.available() && present:
-			heap.Fix(&ts.free, i)
-		case w.available():
-			heap.Push(&ts.free, w)
-		case present:
-			heap.Remove(&ts.free, i)
+	for _, wq := range w.queues {
+		for _, l := range wq.lanes {
+			i, present := w.heapIndex[l]
+			switch {
+			case w.available() && present:
+				heap.Fix(&l.free, i)
+			case w.available():
+				heap.Push(&l.free, w)
+			case present:
+				heap.Remove(&l.free, i)
+			}
+		}
+	}
+}
+
+// bindLanesLocked resolves the lanes of each of w's queues for w's types.
+// w must be in no free heap.
+func (s *Scheduler) bindLanesLocked(w *worker) {
+	for _, wq := range w.queues {
+		wq.lanes = wq.lanes[:0]
+		for _, typ := range w.types {
+			wq.lanes = append(wq.lanes, s.laneLocked(wq.q.name, typ))
 		}
 	}
 }
@@ -158,8 +168,21 @@ func (s *Scheduler) reindexLocked(w *worker) {
 func (s *Scheduler) typeLocked(name string) *typeState {
 	ts := s.types[name]
 	if ts == nil {
-		ts = newTypeState(name)
+		ts = &typeState{}
 		s.types[name] = ts
 	}
 	return ts
+}
+
+func (s *Scheduler) laneLocked(queue, typ string) *lane {
+	k := laneKey{queue: queue, typ: typ}
+	l := s.lanes[k]
+	if l == nil {
+		q := s.queueLocked(queue)
+		l = &lane{queue: q, typ: typ}
+		l.free.lane = l
+		s.lanes[k] = l
+		q.lanes = append(q.lanes, l)
+	}
+	return l
 }

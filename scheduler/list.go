@@ -39,7 +39,7 @@ func (s *Scheduler) List(q ListQuery) (ListPage, error) {
 	}
 	if q.Status != "" && !knownStatus(q.Status) {
 		return ListPage{}, &InvalidError{Index: -1, Field: "status",
-			Reason: fmt.Sprintf("%q is not a task status: use queued, running, retrying, succeeded, failed or canceled", q.Status)}
+			Reason: fmt.Sprintf("%q is not a task status: use queued, scheduled, running, retrying, succeeded, failed or canceled", q.Status)}
 	}
 
 	s.mu.Lock()
@@ -88,7 +88,7 @@ func (q *ListQuery) matches(t *task) bool {
 
 func knownStatus(st Status) bool {
 	switch st {
-	case StatusQueued, StatusRunning, StatusRetrying, StatusSucceeded, StatusFailed, StatusCanceled:
+	case StatusQueued, StatusScheduled, StatusRunning, StatusRetrying, StatusSucceeded, StatusFailed, StatusCanceled:
 		return true
 	}
 	return false

@@ -70,8 +70,8 @@ func (s *Scheduler) persistRound() {
 }
 
 // load reads every stored task. Final tasks keep their place in the
-// retention order; queued tasks queue in submission order; running ones wait
-// for adoption.
+// retention order; queued tasks go back to their lanes; scheduled and
+// retrying ones wait for their run time; running ones wait for adoption.
 func (s *Scheduler) load() error {
 	var final []*task
 	now := time.Now()
@@ -88,15 +88,15 @@ func (s *Scheduler) load() error {
 
 		switch t.status {
 		case StatusQueued:
-			s.waiting++
-			s.waitingBytes += int64(len(t.payload))
-			ts := s.typeLocked(t.typ)
-			ts.queue.push(t)
-			ts.queued++
-		case StatusRetrying:
-			s.waiting++
-			s.waitingBytes += int64(len(t.payload))
-			s.retrying++
+			s.addWaitingLocked(t, 1)
+			s.enqueueLocked(t)
+		case StatusRetrying, StatusScheduled:
+			s.addWaitingLocked(t, 1)
+			if t.status == StatusRetrying {
+				s.retrying++
+			} else {
+				s.scheduled++
+			}
 			s.retries.push(t)
 		case StatusRunning:
 			t.orphan = true

@@ -22,12 +22,15 @@ type Scheduler struct {
 	tasks        map[string]*task
 	keys         map[string]*task // idempotency key -> task
 	types        map[string]*typeState
+	queues       map[string]*queueState
+	lanes        map[laneKey]*lane
 	workers      map[string]*worker
 	seq          uint64 // last task sequence number handed out
 	assignSeq    uint64
-	waiting      int   // queued and retrying tasks, the queue limit's count
+	waiting      int   // queued, scheduled and retrying tasks, the queue limit's count
 	waitingBytes int64 // their payload bytes
 	retrying     int
+	scheduled    int
 	running      int
 	retries      retryHeap
 	finished     []finishedEntry // final tasks in the order they ended, for retention
@@ -62,11 +65,16 @@ func New(cfg Config) (*Scheduler, error) {
 		tasks:       make(map[string]*task),
 		keys:        make(map[string]*task),
 		types:       make(map[string]*typeState),
+		queues:      make(map[string]*queueState),
+		lanes:       make(map[laneKey]*lane),
 		workers:     make(map[string]*worker),
 		wakeTimers:  make(chan struct{}, 1),
 		wakePersist: make(chan struct{}, 1),
 		persistDone: make(chan struct{}, 1),
 		quit:        make(chan struct{}),
+	}
+	for name := range cfg.Queues {
+		s.queueLocked(name)
 	}
 	if err := s.load(); err != nil {
 		return nil, err
@@ -97,6 +105,15 @@ func (c *Config) check() error {
 	}
 	if c.MaxQueuedTasks < 1 || c.MaxQueuedBytes < 1 || c.MaxPayloadBytes < 1 {
 		return fmt.Errorf("invalid queue limits: max_queued_tasks, max_queued_bytes and max_payload_bytes must be positive")
+	}
+
+	for name, l := range c.Queues {
+		if err := checkName(name); err != nil {
+			return fmt.Errorf("invalid queue name in queue limits: %w", err)
+		}
+		if l.MaxQueuedTasks < 0 || l.MaxQueuedBytes < 0 {
+			return fmt.Errorf("invalid limits of queue %q: max_queued_tasks and max_queued_bytes must not be negative", name)
+		}
 	}
 	if c.RetryBackoff <= 0 {
 		c.RetryBackoff = time.Second
@@ -164,8 +181,13 @@ func (s *Scheduler) Submit(specs []Spec) ([]string, error) {
 	for _, t := range fresh {
 		t.pending = false
 		s.observerLocked(t.typ).Submitted()
-		if t.status == StatusQueued {
+		switch t.status {
+		case StatusQueued:
 			s.dispatchLocked(t)
+		case StatusScheduled:
+			s.scheduled++
+			s.retries.push(t)
+			s.wakeTimersLocked()
 		}
 	}
 	s.mu.Unlock()
@@ -195,7 +217,7 @@ func (s *Scheduler) validate(sp *Spec, i, n int) error {
 	if len(sp.Key) > 256 {
 		return invalid("key", fmt.Sprintf("%d bytes is longer than 256", len(sp.Key)))
 	}
-	return nil
+	return validatePlacement(sp, invalid)
 }
 
 // checkName checks a task type: 1 to 64 characters of letters, digits, '_',
@@ -229,6 +251,7 @@ func (s *Scheduler) reserve(specs []Spec) (ids []string, fresh []*task, err erro
 	firstWithKey := map[string]int{} // key -> first index in this batch
 	var bytes int64
 	count := 0
+	var perQueue map[string]*queueDemand // only with per-queue limits
 	for i := range specs {
 		if k := specs[i].Key; k != "" {
 			if t := s.keys[k]; t != nil {
@@ -245,12 +268,29 @@ func (s *Scheduler) reserve(specs []Spec) (ids []string, fresh []*task, err erro
 		}
 		count++
 		bytes += int64(len(specs[i].Payload))
+		if len(s.cfg.Queues) > 0 {
+			if perQueue == nil {
+				perQueue = map[string]*queueDemand{}
+			}
+			d := perQueue[specs[i].Queue]
+			if d == nil {
+				d = &queueDemand{}
+				perQueue[specs[i].Queue] = d
+			}
+			d.tasks++
+			d.bytes += int64(len(specs[i].Payload))
+		}
 	}
 	if s.waiting+count > s.cfg.MaxQueuedTasks {
 		return nil, nil, &LimitError{Setting: "max_queued_tasks", Limit: int64(s.cfg.MaxQueuedTasks), Value: int64(s.waiting + count), kind: ErrQueueFull}
 	}
 	if s.waitingBytes+bytes > s.cfg.MaxQueuedBytes {
 		return nil, nil, &LimitError{Setting: "max_queued_bytes", Limit: s.cfg.MaxQueuedBytes, Value: s.waitingBytes + bytes, kind: ErrQueueFull}
+	}
+	for name, d := range perQueue {
+		if err := s.checkQueueLimitsLocked(name, d.tasks, d.bytes); err != nil {
+			return nil, nil, err
+		}
 	}
 
 	now := time.Now()
@@ -281,6 +321,8 @@ func (s *Scheduler) newTaskLocked(sp *Spec, now time.Time) *task {
 		id:          formatID(s.seq),
 		seq:         s.seq,
 		typ:         sp.Type,
+		queue:       sp.Queue,
+		priority:    sp.Priority,
 		payload:     sp.Payload,
 		key:         sp.Key,
 		status:      StatusQueued,
@@ -289,12 +331,15 @@ func (s *Scheduler) newTaskLocked(sp *Spec, now time.Time) *task {
 		created:     now,
 		pending:     true,
 	}
+	if sp.RunAt.After(now) {
+		t.status = StatusScheduled
+		t.runAt = sp.RunAt
+	}
 	s.tasks[t.id] = t
 	if t.key != "" {
 		s.keys[t.key] = t
 	}
-	s.waiting++
-	s.waitingBytes += int64(len(t.payload))
+	s.addWaitingLocked(t, 1)
 	s.stats.Submitted++
 	return t
 }
@@ -308,8 +353,7 @@ func (s *Scheduler) unreserve(fresh []*task) {
 			delete(s.keys, t.key)
 		}
 		if !t.status.Final() {
-			s.waiting--
-			s.waitingBytes -= int64(len(t.payload))
+			s.addWaitingLocked(t, -1)
 		}
 		t.status = StatusCanceled
 		s.stats.Submitted--
@@ -412,13 +456,15 @@ func (s *Scheduler) Retry(id string) (Task, error) {
 	if bytes := s.waitingBytes + int64(len(t.payload)); bytes > s.cfg.MaxQueuedBytes {
 		return t.snapshot(), &LimitError{Setting: "max_queued_bytes", Limit: s.cfg.MaxQueuedBytes, Value: bytes, kind: ErrQueueFull}
 	}
+	if err := s.checkQueueLimitsLocked(t.queue, 1, int64(len(t.payload))); err != nil {
+		return t.snapshot(), err
+	}
 
 	t.failures = 0
 	t.finished = time.Time{}
 	t.status = StatusQueued
 	t.done = nil
-	s.waiting++
-	s.waitingBytes += int64(len(t.payload))
+	s.addWaitingLocked(t, 1)
 	s.markDirtyLocked(t)
 	s.dispatchLocked(t)
 	s.log.Info("task retried by request", "task_id", id)
@@ -437,6 +483,8 @@ func (s *Scheduler) Workers() []Worker {
 			Slots:     w.slots,
 			Busy:      w.busy,
 			Types:     append([]string(nil), w.types...),
+			Queues:    w.queueWeights(),
+			Strict:    w.strict,
 			Draining:  w.draining,
 			Since:     w.since,
 			Completed: w.completed,
@@ -450,7 +498,8 @@ func (s *Scheduler) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.Queued = s.waiting - s.retrying
+	st.Queued = s.waiting - s.retrying - s.scheduled
+	st.Scheduled = s.scheduled
 	st.QueuedBytes = s.waitingBytes
 	st.Retrying = s.retrying
 	st.Running = s.running

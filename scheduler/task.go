@@ -12,6 +12,8 @@ type task struct {
 	id          string
 	seq         uint64
 	typ         string
+	queue       string
+	priority    int
 	payload     []byte
 	key         string
 	status      Status
@@ -28,8 +30,8 @@ type task struct {
 	runAt       time.Time
 
 	worker   *worker       // worker running the current attempt, nil otherwise
-	inQueue  bool          // has a valid entry in its type's queue
-	queueGen uint32        // generation of that entry
+	lane     *lane         // lane whose heap holds the task while it is queued
+	heapPos  int           // index in that heap
 	orphan   bool          // running before a restart; no worker has claimed it yet
 	lostFrom string        // worker whose loss requeued the task and counted a failure
 	done     chan struct{} // closed when the task becomes final; nil until a waiter asks
@@ -41,6 +43,8 @@ func (t *task) snapshot() Task {
 	return Task{
 		ID:          t.id,
 		Type:        t.typ,
+		Queue:       t.queue,
+		Priority:    t.priority,
 		Status:      t.status,
 		Key:         t.key,
 		PayloadSize: len(t.payload),
@@ -77,11 +81,15 @@ func (t *task) record() *store.Record {
 		Started:     unixNano(t.started),
 		Finished:    unixNano(t.finished),
 		RunAt:       unixNano(t.runAt),
+		Queue:       t.queue,
+		Priority:    int64(t.priority),
 	}
 }
 
+// taskFromRecord rebuilds a task. Records written before queues existed
+// have no queue and land in DefaultQueue.
 func taskFromRecord(r *store.Record) *task {
-	return &task{
+	t := &task{
 		id:          r.ID,
 		seq:         r.Seq,
 		typ:         r.Type,
@@ -99,7 +107,13 @@ func taskFromRecord(r *store.Record) *task {
 		started:     fromUnixNano(r.Started),
 		finished:    fromUnixNano(r.Finished),
 		runAt:       fromUnixNano(r.RunAt),
+		queue:       r.Queue,
+		priority:    int(r.Priority),
 	}
+	if t.queue == "" {
+		t.queue = DefaultQueue
+	}
+	return t
 }
 
 func unixNano(t time.Time) int64 {

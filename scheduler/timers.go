@@ -14,7 +14,7 @@ func (s *Scheduler) wakeTimersLocked() {
 	}
 }
 
-// timerLoop starts due retries, requeues unclaimed orphans after the
+// timerLoop queues due retries and scheduled tasks, requeues unclaimed orphans after the
 // adoption grace time, and removes final tasks past their retention.
 func (s *Scheduler) timerLoop() {
 	defer s.wg.Done()
@@ -33,7 +33,11 @@ func (s *Scheduler) timerLoop() {
 		s.mu.Lock()
 		due = s.retries.popDue(now, due[:0])
 		for _, t := range due {
-			s.retrying--
+			if t.status == StatusRetrying {
+				s.retrying--
+			} else {
+				s.scheduled--
+			}
 			t.status = StatusQueued
 			t.runAt = time.Time{}
 			s.markDirtyLocked(t)
@@ -73,8 +77,7 @@ func (s *Scheduler) requeueOrphansLocked() {
 		}
 		t.orphan = false
 		s.running--
-		s.waiting++
-		s.waitingBytes += int64(len(t.payload))
+		s.addWaitingLocked(t, 1)
 		t.status = StatusQueued
 		t.errMsg = "attempt not claimed by any worker after master restart"
 		s.markDirtyLocked(t)

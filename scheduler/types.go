@@ -1,7 +1,9 @@
-// Package scheduler is the master's queue: it keeps every task, hands queued
-// tasks to idle worker slots (the least-loaded worker that runs the task's
-// type wins), records exactly one result per task, and retries, requeues or
-// fails attempts. It knows nothing of the network: the daemon turns
+// Package scheduler is the master's queue. It keeps every task in a named
+// queue and hands queued tasks to idle worker slots: a slot picks one of its
+// worker's queues by weight, then that queue's task of highest priority, and
+// the least-loaded worker that serves the task's queue and type wins. It
+// holds delayed tasks until their run time, records exactly one result per
+// task, and retries, requeues or fails attempts. It knows nothing of the network: the daemon turns
 // connections and membership events into calls of AddWorker, RemoveWorker
 // and Complete, and the scheduler talks back through each worker's Sender.
 package scheduler
@@ -21,6 +23,7 @@ type Status string
 // Task states. Succeeded, failed and canceled are final.
 const (
 	StatusQueued    Status = "queued"
+	StatusScheduled Status = "scheduled" // waits for its run_at before it queues
 	StatusRunning   Status = "running"
 	StatusRetrying  Status = "retrying" // an attempt failed; the next waits for its backoff
 	StatusSucceeded Status = "succeeded"
@@ -40,12 +43,17 @@ type Spec struct {
 	Timeout     time.Duration // 0: the type's default, else the global default
 	MaxAttempts int           // 0: the type's default, else the global default
 	Key         string        // idempotency key, "" for none
+	Queue       string        // "" for DefaultQueue
+	Priority    int           // MinPriority..MaxPriority; higher runs first within a queue
+	RunAt       time.Time     // zero or past: queue at once; else scheduled until then
 }
 
 // Task is a snapshot of one task.
 type Task struct {
 	ID          string
 	Type        string
+	Queue       string
+	Priority    int
 	Status      Status
 	Key         string
 	PayloadSize int
@@ -59,7 +67,7 @@ type Task struct {
 	Created     time.Time
 	Started     time.Time // start of the current or last attempt
 	Finished    time.Time
-	RunAt       time.Time // retrying: when the next attempt may start
+	RunAt       time.Time // retrying or scheduled: when the next attempt may start
 }
 
 // Worker is a snapshot of one connected worker.
@@ -69,6 +77,8 @@ type Worker struct {
 	Slots     int
 	Busy      int
 	Types     []string
+	Queues    []QueueWeight
+	Strict    bool // queues are served in list order, weights ignored
 	Draining  bool
 	Since     time.Time
 	Completed uint64 // results received from this worker since it connected
@@ -79,6 +89,7 @@ type Stats struct {
 	Queued      int   // tasks waiting for a slot
 	QueuedBytes int64 // payload bytes of queued and retrying tasks
 	Retrying    int
+	Scheduled   int // tasks waiting for their run_at
 	Running     int
 	Workers     int
 	Slots       int
@@ -145,6 +156,10 @@ type Config struct {
 	MaxResultBytes  int64         // outputs of final tasks kept; past it the oldest are forgotten early
 	AdoptGrace      time.Duration // after a restart, time for workers to claim running attempts
 
+	// Queues are per-queue limits by queue name, checked on top of
+	// MaxQueuedTasks and MaxQueuedBytes.
+	Queues map[string]QueueLimits
+
 	Store  store.Store // required; store.NewMemory() when nothing must survive a restart
 	Logger *slog.Logger
 
@@ -167,13 +182,18 @@ var (
 type LimitError struct {
 	Setting string // config key of the limit
 	Limit   int64
-	Value   int64 // what the submit would have needed
+	Value   int64  // what the submit would have needed
+	Queue   string // queue whose own limit was reached, "" for a global limit
 	kind    error
 }
 
 func (e *LimitError) Error() string {
 	if e.kind == ErrPayloadTooLarge {
 		return fmt.Sprintf("payload of %d bytes exceeds %s = %d", e.Value, e.Setting, e.Limit)
+	}
+	if e.Queue != "" {
+		return fmt.Sprintf("queue %q full: %s = %d reached (would be %d); retry later or raise the limit",
+			e.Queue, e.Setting, e.Limit, e.Value)
 	}
 	return fmt.Sprintf("queue full: %s = %d reached (would be %d); retry later or raise the limit", e.Setting, e.Limit, e.Value)
 }

@@ -8,12 +8,18 @@ import (
 
 // WorkerSpec describes a worker that connects.
 type WorkerSpec struct {
-	Name     string
-	Addr     string
-	Slots    int
-	Types    []string
-	Draining bool
-	Running  []AttemptRef // attempts the worker still runs, from an earlier connection
+	Name  string
+	Addr  string
+	Slots int
+	Types []string
+	// Queues are the queues the worker serves with their weights; empty
+	// means DefaultQueue with weight 1.
+	Queues []QueueWeight
+	// StrictOrder serves Queues in list order: a slot takes from a later
+	// queue only while every earlier one is empty or paused.
+	StrictOrder bool
+	Draining    bool
+	Running     []AttemptRef // attempts the worker still runs, from an earlier connection
 }
 
 // WorkerHandle identifies one connection of a worker. A worker that
@@ -33,6 +39,10 @@ func (s *Scheduler) AddWorker(spec WorkerSpec, sender Sender) (*WorkerHandle, []
 	if spec.Slots < 1 {
 		return nil, nil, fmt.Errorf("invalid slot count %d from worker %s", spec.Slots, spec.Name)
 	}
+	queues, err := checkWorkerQueues(spec.Name, spec.Queues)
+	if err != nil {
+		return nil, nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
@@ -47,12 +57,17 @@ func (s *Scheduler) AddWorker(spec WorkerSpec, sender Sender) (*WorkerHandle, []
 		addr:      spec.Addr,
 		slots:     spec.Slots,
 		types:     slices.Clone(spec.Types),
+		strict:    spec.StrictOrder,
 		draining:  spec.Draining,
 		since:     time.Now(),
 		sender:    sender,
 		running:   make(map[string]*task),
-		heapIndex: make(map[string]int),
+		heapIndex: make(map[*lane]int),
 	}
+	for _, qw := range queues {
+		w.queues = append(w.queues, &workerQueue{q: s.queueLocked(qw.Name), weight: qw.Weight})
+	}
+	s.bindLanesLocked(w)
 	s.workers[w.name] = w
 
 	var stale []AttemptRef
@@ -74,7 +89,7 @@ func (s *Scheduler) adoptLocked(w *worker, ref AttemptRef) bool {
 	if t == nil || t.pending || t.status.Final() || ref.Attempt < t.attempt {
 		return false
 	}
-	if t.worker != nil {
+	if t.worker != nil || t.status == StatusScheduled {
 		return false
 	}
 
@@ -205,6 +220,7 @@ func (s *Scheduler) UpdateWorker(h *WorkerHandle, slots int, types []string) err
 	w.removed = false
 	w.slots = slots
 	w.types = slices.Clone(types)
+	s.bindLanesLocked(w)
 	s.reindexLocked(w)
 	s.fillLocked(w)
 	return nil

@@ -6,17 +6,27 @@ import (
 	"math"
 )
 
-// recordEncoding is the first byte of every encoded record. A change of the
-// layout below takes a new value here and a new format version in the meta
-// bucket.
-const recordEncoding = 1
+// Record encodings, the first byte of every encoded record. A new layout
+// takes a new value here, and decodeRecord keeps reading the older ones.
+const (
+	// recordEncoding is the layout without queue and priority. It is still
+	// written for records with neither, so older lbd versions read them.
+	recordEncoding = 1
+	// recordEncodingPlaced adds the queue and the priority.
+	recordEncodingPlaced = 2
+)
 
 // The value of a task in the tasks bucket is, after the encoding byte:
 //
+//	encoding 2 only: varint Priority, uvarint length of Queue
 //	uvarint Seq, Attempt, Failures, MaxAttempts
 //	varint  Timeout, Created, Started, Finished, RunAt
 //	uvarint lengths of Type, Key, Status, Worker, Error, Payload, Output
 //	the five strings back to back, then Payload and Output back to back
+//	encoding 2 only: Queue
+//
+// NOTE: lbd versions that know only encoding 1 refuse to load a store that
+// holds encoding 2 records, with an "unknown record encoding" error.
 //
 // The key is the task id, so the value does not repeat it. Grouping the
 // strings and the byte slices lets decodeRecord copy each group with one
@@ -62,8 +72,16 @@ func encodeBatch(b Batch) ([]op, int) {
 	return ops, size
 }
 
+// placed reports whether r needs encoding 2.
+func placed(r *Record) bool {
+	return r.Queue != "" || r.Priority != 0
+}
+
 func encodedSize(r *Record) int {
 	n := 1
+	if placed(r) {
+		n += varintSize(r.Priority) + uvarintSize(uint64(len(r.Queue))) + len(r.Queue)
+	}
 	for _, v := range unsignedFields(r) {
 		n += uvarintSize(v)
 	}
@@ -92,7 +110,13 @@ func fieldLengths(r *Record) [stringFields + byteFields]int {
 }
 
 func appendRecord(buf []byte, r *Record) []byte {
-	buf = append(buf, recordEncoding)
+	if placed(r) {
+		buf = append(buf, recordEncodingPlaced)
+		buf = binary.AppendVarint(buf, r.Priority)
+		buf = binary.AppendUvarint(buf, uint64(len(r.Queue)))
+	} else {
+		buf = append(buf, recordEncoding)
+	}
 	for _, v := range unsignedFields(r) {
 		buf = binary.AppendUvarint(buf, v)
 	}
@@ -107,7 +131,11 @@ func appendRecord(buf []byte, r *Record) []byte {
 		buf = append(buf, s...)
 	}
 	buf = append(buf, r.Payload...)
-	return append(buf, r.Output...)
+	buf = append(buf, r.Output...)
+	if placed(r) {
+		buf = append(buf, r.Queue...)
+	}
+	return buf
 }
 
 func uvarintSize(v uint64) int {
@@ -133,11 +161,19 @@ func varintSize(v int64) int {
 // map of bbolt.
 func decodeRecord(key, value []byte) (*Record, error) {
 	d := decoder{buf: value}
-	if enc := d.byte(); d.err == nil && enc != recordEncoding {
-		return nil, fmt.Errorf("unknown record encoding %d: this lbd reads encoding %d", enc, recordEncoding)
-	}
-
 	r := &Record{ID: string(key)}
+	queueLen := 0
+	enc := d.byte()
+	switch {
+	case d.err != nil:
+		return nil, d.err
+	case enc == recordEncodingPlaced:
+		r.Priority = d.varint()
+		queueLen = d.length()
+	case enc != recordEncoding:
+		return nil, fmt.Errorf("unknown record encoding %d: this lbd reads encodings %d and %d",
+			enc, recordEncoding, recordEncodingPlaced)
+	}
 	r.Seq = d.uvarint()
 	r.Attempt = d.uint32()
 	r.Failures = d.uint32()
@@ -156,7 +192,7 @@ func decodeRecord(key, value []byte) (*Record, error) {
 		return nil, d.err
 	}
 
-	if err := d.fields(r, lengths); err != nil {
+	if err := d.fields(r, lengths, queueLen); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -234,16 +270,21 @@ func (d *decoder) length() int {
 	return int(v)
 }
 
-// fields copies the strings and byte slices that follow the lengths into r.
-func (d *decoder) fields(r *Record, lengths [stringFields + byteFields]int) error {
+// fields copies the strings and byte slices that follow the lengths into r,
+// and the queue name of queueLen bytes at the end.
+func (d *decoder) fields(r *Record, lengths [stringFields + byteFields]int, queueLen int) error {
 	stringBytes := 0
 	for _, l := range lengths[:stringFields] {
 		stringBytes += l
 	}
 	payloadLen, outputLen := lengths[stringFields], lengths[stringFields+1]
 	rest := d.buf[d.off:]
-	if want := stringBytes + payloadLen + outputLen; want != len(rest) {
+	if want := stringBytes + payloadLen + outputLen + queueLen; want != len(rest) {
 		return fmt.Errorf("invalid record: fields take %d bytes but %d bytes follow the header", want, len(rest))
+	}
+	if queueLen > 0 {
+		r.Queue = string(rest[len(rest)-queueLen:])
+		rest = rest[:len(rest)-queueLen]
 	}
 
 	all := string(rest[:stringBytes])

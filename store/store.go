@@ -29,6 +29,9 @@ type Record struct {
 	// Times in Unix nanoseconds, 0 when unset. RunAt is the earliest time of
 	// the next attempt (retry backoff).
 	Created, Started, Finished, RunAt int64
+
+	Queue    string // named queue; "" in records written before queues existed
+	Priority int64  // higher runs first within the queue
 }
 
 // Batch is one atomic group of changes. Puts are applied in order, then

@@ -1,0 +1,262 @@
+package scheduler
+
+import (
+	"container/heap"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// DefaultQueue is the queue of a task that names none, and the only queue
+// of a worker that lists none.
+const DefaultQueue = "default"
+
+// MaxQueueWeight is the largest weight a worker may give a queue.
+const MaxQueueWeight = 1000
+
+// QueueWeight is one queue that a worker serves and its share of the
+// worker's free slots relative to the worker's other queues.
+type QueueWeight struct {
+	Name   string
+	Weight int
+}
+
+// QueueLimits caps the waiting (queued, scheduled and retrying) tasks of one
+// queue. Zero fields leave only the global limits.
+type QueueLimits struct {
+	MaxQueuedTasks int
+	MaxQueuedBytes int64
+}
+
+// Queue is a snapshot of one queue.
+type Queue struct {
+	Name    string
+	Paused  bool
+	Queued  int   // tasks waiting for a slot
+	Delayed int   // scheduled or retrying tasks whose run time has not come
+	Running int   // attempts running on workers
+	Bytes   int64 // payload bytes of queued, scheduled and retrying tasks
+	Limits  QueueLimits
+}
+
+// queueState is one named queue. Guarded by Scheduler.mu.
+type queueState struct {
+	name         string
+	paused       bool
+	lanes        []*lane // one per task type submitted to or served in this queue
+	queued       int     // tasks in the lanes
+	waiting      int     // queued, scheduled and retrying tasks
+	waitingBytes int64   // their payload bytes
+	limits       QueueLimits
+}
+
+// queueLocked returns the queue of the given name, created on first use.
+// NOTE: queues are never removed, so every distinct name that a submit or a
+// worker used keeps a few hundred bytes until the master restarts.
+func (s *Scheduler) queueLocked(name string) *queueState {
+	q := s.queues[name]
+	if q == nil {
+		q = &queueState{name: name, limits: s.cfg.Queues[name]}
+		s.queues[name] = q
+	}
+	return q
+}
+
+// checkWorkerQueues validates the queues of a worker and returns them, or
+// the default queue when the list is empty.
+func checkWorkerQueues(worker string, qs []QueueWeight) ([]QueueWeight, error) {
+	if len(qs) == 0 {
+		return []QueueWeight{{Name: DefaultQueue, Weight: 1}}, nil
+	}
+	seen := make(map[string]bool, len(qs))
+	for _, qw := range qs {
+		if err := checkName(qw.Name); err != nil {
+			return nil, fmt.Errorf("invalid queue name from worker %s: %w", worker, err)
+		}
+		if seen[qw.Name] {
+			return nil, fmt.Errorf("worker %s lists queue %q twice", worker, qw.Name)
+		}
+		seen[qw.Name] = true
+		if qw.Weight < 1 || qw.Weight > MaxQueueWeight {
+			return nil, fmt.Errorf("invalid weight %d of queue %q from worker %s: must be 1..%d",
+				qw.Weight, qw.Name, worker, MaxQueueWeight)
+		}
+	}
+	return slices.Clone(qs), nil
+}
+
+// enqueueLocked puts a queued task into its lane.
+func (s *Scheduler) enqueueLocked(t *task) *lane {
+	l := s.laneLocked(t.queue, t.typ)
+	heap.Push(&l.tasks, t)
+	t.lane = l
+	l.queue.queued++
+	return l
+}
+
+// unqueueLocked takes t out of its lane, if it is in one.
+func (s *Scheduler) unqueueLocked(t *task) {
+	l := t.lane
+	if l == nil {
+		return
+	}
+	heap.Remove(&l.tasks, t.heapPos)
+	t.lane = nil
+	l.queue.queued--
+}
+
+// addWaitingLocked counts t into (sign 1) or out of (sign -1) the waiting
+// tasks, globally and in its queue.
+func (s *Scheduler) addWaitingLocked(t *task, sign int) {
+	bytes := int64(sign) * int64(len(t.payload))
+	s.waiting += sign
+	s.waitingBytes += bytes
+	q := s.queueLocked(t.queue)
+	q.waiting += sign
+	q.waitingBytes += bytes
+}
+
+// Pause stops handing out the tasks of a queue. Running attempts go on, and
+// submits to the queue are still accepted. A queue that does not exist yet
+// is created paused. The pause lasts until Resume or a master restart.
+func (s *Scheduler) Pause(name string) error {
+	if err := checkName(name); err != nil {
+		return &InvalidError{Index: -1, Field: "queue", Reason: err.Error()}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queueLocked(name)
+	if !q.paused {
+		q.paused = true
+		s.log.Info("queue paused", "queue", name, "queued", q.queued)
+	}
+	return nil
+}
+
+// Resume hands out the tasks of a paused queue again.
+func (s *Scheduler) Resume(name string) error {
+	if err := checkName(name); err != nil {
+		return &InvalidError{Index: -1, Field: "queue", Reason: err.Error()}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queueLocked(name)
+	if !q.paused {
+		return nil
+	}
+	q.paused = false
+	s.log.Info("queue resumed", "queue", name, "queued", q.queued)
+	for _, l := range q.lanes {
+		for l.tasks.Len() > 0 && l.free.Len() > 0 {
+			w := l.free.ws[0]
+			busy := w.busy
+			s.fillLocked(w)
+			if w.busy == busy {
+				break // guard against a loop: a free worker with tasks in this lane always takes one
+			}
+		}
+	}
+	return nil
+}
+
+// Purge cancels every queued, scheduled and retrying task of a queue and
+// returns how many it canceled. Running attempts are left alone.
+func (s *Scheduler) Purge(name string) (int, error) {
+	if err := checkName(name); err != nil {
+		return 0, &InvalidError{Index: -1, Field: "queue", Reason: err.Error()}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[name]
+	if q == nil {
+		return 0, nil
+	}
+
+	var victims []*task
+	for _, l := range q.lanes {
+		victims = append(victims, l.tasks...)
+	}
+	for _, e := range s.retries {
+		if e.valid() && e.t.queue == name {
+			victims = append(victims, e.t)
+		}
+	}
+	for _, t := range victims {
+		if t.status.Final() {
+			continue // a second heap entry of a task already purged
+		}
+		s.leaveWaitingLocked(t)
+		t.errMsg = "purged from queue " + name
+		s.finishLocked(t, StatusCanceled)
+	}
+	s.log.Info("queue purged", "queue", name, "canceled", len(victims))
+	return len(victims), nil
+}
+
+// Queues returns a snapshot of every queue the scheduler knows (configured,
+// submitted to, served by a worker or paused), sorted by name.
+func (s *Scheduler) Queues() []Queue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	running := make(map[string]int)
+	for _, w := range s.workers {
+		for _, t := range w.running {
+			if t.worker == w && t.status == StatusRunning {
+				running[t.queue]++
+			}
+		}
+	}
+	for _, t := range s.orphans {
+		if t.orphan && t.status == StatusRunning {
+			running[t.queue]++
+		}
+	}
+
+	out := make([]Queue, 0, len(s.queues))
+	for _, q := range s.queues {
+		out = append(out, Queue{
+			Name:    q.name,
+			Paused:  q.paused,
+			Queued:  q.queued,
+			Delayed: q.waiting - q.queued,
+			Running: running[q.name],
+			Bytes:   q.waitingBytes,
+			Limits:  q.limits,
+		})
+	}
+	slices.SortFunc(out, func(a, b Queue) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// queueDemand is the task count and payload bytes that a batch adds to one
+// queue.
+type queueDemand struct {
+	tasks int
+	bytes int64
+}
+
+// checkQueueLimitsLocked checks that the queue can take the given number of
+// tasks with the given payload bytes in total without passing its limits.
+func (s *Scheduler) checkQueueLimitsLocked(name string, tasks int, bytes int64) error {
+	q := s.queues[name]
+	if q == nil {
+		return nil // no task and no limit yet
+	}
+	if l := q.limits.MaxQueuedTasks; l > 0 && q.waiting+tasks > l {
+		return &LimitError{Setting: "max_queued_tasks", Limit: int64(l), Value: int64(q.waiting + tasks),
+			Queue: name, kind: ErrQueueFull}
+	}
+	if l := q.limits.MaxQueuedBytes; l > 0 && q.waitingBytes+bytes > l {
+		return &LimitError{Setting: "max_queued_bytes", Limit: l, Value: q.waitingBytes + bytes,
+			Queue: name, kind: ErrQueueFull}
+	}
+	return nil
+}
+
+func (w *worker) queueWeights() []QueueWeight {
+	out := make([]QueueWeight, len(w.queues))
+	for i, wq := range w.queues {
+		out[i] = QueueWeight{Name: wq.q.name, Weight: wq.weight}
+	}
+	return out
+}
