@@ -23,6 +23,18 @@ test: vet build
 test-short:
 	$(GO) test -short -timeout 10m ./...
 
+## fuzz: each fuzz target for FUZZTIME (default 30s): task frames, the authenticated handshake,
+## API request bodies, config files and store records
+FUZZTIME ?= 30s
+FUZZ_TARGETS := wire:FuzzRecv wire:FuzzFastDecode wire:FuzzHandshake api:FuzzDecodeRequest config:FuzzLoadFile store:FuzzDecodeRecord
+.PHONY: fuzz
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t#*:}; \
+	  echo "fuzz $$name in ./$$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done
+
 ## demo: a master and two workers as separate processes hash every file under DEMO_DIR
 demo: build
 	./scripts/demo.sh

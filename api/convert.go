@@ -12,6 +12,8 @@ func taskFromScheduler(t scheduler.Task) Task {
 	out := Task{
 		ID:           t.ID,
 		Type:         t.Type,
+		Queue:        t.Queue,
+		Priority:     t.Priority,
 		Status:       t.Status,
 		Attempts:     t.Attempts,
 		MaxAttempts:  t.MaxAttempts,
@@ -40,14 +42,16 @@ func workerFromScheduler(w scheduler.Worker) Worker {
 		types = []string{}
 	}
 	return Worker{
-		Node:      w.Name,
-		Addr:      w.Addr,
-		Slots:     w.Slots,
-		Busy:      w.Busy,
-		Types:     types,
-		Draining:  w.Draining,
-		Since:     utc(w.Since),
-		Completed: w.Completed,
+		Node:        w.Name,
+		Addr:        w.Addr,
+		Slots:       w.Slots,
+		Busy:        w.Busy,
+		Types:       types,
+		Queues:      queueList(w.Queues),
+		Draining:    w.Draining,
+		StrictOrder: w.Strict,
+		Since:       utc(w.Since),
+		Completed:   w.Completed,
 	}
 }
 
@@ -58,6 +62,7 @@ func statusFromScheduler(node, version string, st scheduler.Stats) Status {
 		Queued:       st.Queued,
 		QueuedBytes:  st.QueuedBytes,
 		Retrying:     st.Retrying,
+		Scheduled:    st.Scheduled,
 		Running:      st.Running,
 		Workers:      st.Workers,
 		Slots:        st.Slots,

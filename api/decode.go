@@ -12,7 +12,7 @@ import (
 )
 
 // taskFields lists the fields of TaskRequest for error messages.
-const taskFields = "type, payload, payload_base64, timeout, max_attempts, key"
+const taskFields = "type, payload, payload_base64, timeout, max_attempts, key, queue, priority, run_at, delay"
 
 // taskDecoder reads tasks from JSON and words its errors for subject, the
 // input's name in messages such as "request body".

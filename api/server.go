@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,10 @@ type Backend interface {
 	Wait(ctx context.Context, id string) (scheduler.Task, error)
 	Cancel(id string) (scheduler.Task, error)
 	Retry(id string) (scheduler.Task, error)
+	Queues() []scheduler.Queue
+	Pause(queue string) error
+	Resume(queue string) error
+	Purge(queue string) (int, error)
 	Workers() []scheduler.Worker
 	Stats() scheduler.Stats
 	List(q scheduler.ListQuery) (scheduler.ListPage, error)
@@ -72,6 +77,15 @@ type Options struct {
 
 	// Metrics serves GET /metrics; nil leaves the path out.
 	Metrics http.Handler
+
+	// Token, when set, is the bearer token that every request must carry
+	// in "Authorization: Bearer TOKEN", except for the status page and its
+	// assets, /healthz, and /metrics unless MetricsRequireToken is set.
+	// Other requests without it get 401.
+	Token string
+
+	// MetricsRequireToken makes GET /metrics require Token too.
+	MetricsRequireToken bool
 }
 
 // Server is the master's HTTP API. It implements http.Handler and is safe
@@ -82,6 +96,7 @@ type Server struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	draining atomic.Bool
+	token    *tokenHash // SHA-256 of Options.Token; nil when the API has no token
 
 	// drained ends when SetDraining is called, so that ?wait requests
 	// answer at once and a stopping master does not wait for them.
@@ -102,6 +117,10 @@ func New(b Backend, opts Options) *Server {
 	}
 
 	s := &Server{backend: b, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	if opts.Token != "" {
+		hash := tokenHash(sha256.Sum256([]byte(opts.Token)))
+		s.token = &hash
+	}
 	s.drained, s.endWaiters = context.WithCancel(context.Background())
 	s.routes()
 	return s
@@ -116,6 +135,9 @@ func (s *Server) SetDraining() {
 
 // ServeHTTP serves one API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.requireToken(w, r) {
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -132,6 +154,7 @@ func (s *Server) routes() {
 	s.route("/v1/tasks/{id}", methods{http.MethodGet: s.getTask, http.MethodDelete: s.cancelTask})
 	s.route("/v1/tasks/{id}/retry", methods{http.MethodPost: s.retryTask})
 	s.route("/v1/workers", methods{http.MethodGet: s.listWorkers})
+	s.queueRoutes()
 	s.route("/v1/status", methods{http.MethodGet: s.getStatus})
 	s.route("/healthz", methods{http.MethodGet: s.getHealth})
 	s.clusterRoutes()
@@ -167,7 +190,7 @@ func (s *Server) unknownPath(w http.ResponseWriter, r *http.Request) {
 	s.fail(w, r, &httpError{
 		status: http.StatusNotFound,
 		msg: fmt.Sprintf("no API endpoint at %s: the endpoints are /v1/tasks, /v1/tasks/batch, "+
-			"/v1/tasks/{id}, /v1/tasks/{id}/retry, /v1/workers, /v1/workers/{node}/drain, /v1/members, "+
+			"/v1/tasks/{id}, /v1/tasks/{id}/retry, /v1/queues, /v1/queues/{name}/pause|resume|purge, /v1/workers, /v1/workers/{node}/drain, /v1/members, "+
 			"/v1/history, /v1/status, /healthz, /metrics and the status page at /", r.URL.Path),
 	})
 }

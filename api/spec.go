@@ -44,12 +44,20 @@ func (r *TaskRequest) Spec() (scheduler.Spec, error) {
 		return scheduler.Spec{}, err
 	}
 
+	runAt, err := r.runAt(time.Now())
+	if err != nil {
+		return scheduler.Spec{}, err
+	}
+
 	return scheduler.Spec{
 		Type:        r.Type,
 		Payload:     payload,
 		Timeout:     timeout,
 		MaxAttempts: r.MaxAttempts,
 		Key:         r.Key,
+		Queue:       r.Queue,
+		Priority:    r.Priority,
+		RunAt:       runAt,
 	}, nil
 }
 

@@ -207,7 +207,7 @@ func TestSubmitErrors(t *testing.T) {
 		parts []string
 	}{
 		{"payload twice", `{"type": "echo", "payload": "a", "payload_base64": "YQ=="}`, "payload_base64", []string{"not both"}},
-		{"unknown field", `{"type": "echo", "priority": 1}`, "priority", []string{"unknown field", "payload_base64"}},
+		{"unknown field", `{"type": "echo", "colour": 1}`, "colour", []string{"unknown field", "payload_base64"}},
 		{"type not string", `{"type": 5}`, "type", []string{"expected a string, got number"}},
 		{"attempts not integer", `{"type": "echo", "max_attempts": "3"}`, "max_attempts", []string{"expected an integer, got string"}},
 		{"attempts fraction", `{"type": "echo", "max_attempts": 1.5}`, "max_attempts", []string{"expected an integer", "1.5"}},

@@ -19,6 +19,13 @@ type TaskRequest struct {
 	Timeout       string `json:"timeout,omitempty"`
 	MaxAttempts   int    `json:"max_attempts,omitempty"`
 	Key           string `json:"key,omitempty"`
+	// Queue names the queue, "default" when empty. Priority orders tasks
+	// within it, higher first. RunAt (RFC 3339) or Delay (a Go duration)
+	// holds the task as "scheduled" until then; set at most one of them.
+	Queue    string `json:"queue,omitempty"`
+	Priority int    `json:"priority,omitempty"`
+	RunAt    string `json:"run_at,omitempty"`
+	Delay    string `json:"delay,omitempty"`
 }
 
 // BatchRequest is the object form of the body of POST /v1/tasks/batch. A
@@ -45,6 +52,8 @@ type BatchResponse struct {
 type Task struct {
 	ID           string           `json:"id"`
 	Type         string           `json:"type"`
+	Queue        string           `json:"queue"`
+	Priority     int              `json:"priority"`
 	Status       scheduler.Status `json:"status"`
 	Attempts     int              `json:"attempts"`
 	MaxAttempts  int              `json:"max_attempts"`
@@ -73,14 +82,18 @@ func (t *Task) OutputBytes() ([]byte, error) {
 
 // Worker is one connected worker as GET /v1/workers returns it.
 type Worker struct {
-	Node      string    `json:"node"`
-	Addr      string    `json:"addr"`
-	Slots     int       `json:"slots"`
-	Busy      int       `json:"busy"`
-	Types     []string  `json:"types"`
-	Draining  bool      `json:"draining"`
-	Since     time.Time `json:"since,omitzero"`
-	Completed uint64    `json:"completed"`
+	Node  string   `json:"node"`
+	Addr  string   `json:"addr"`
+	Slots int      `json:"slots"`
+	Busy  int      `json:"busy"`
+	Types []string `json:"types"`
+	// Queues lists the queues the worker serves as NAME=WEIGHT, in its
+	// order; StrictOrder means the order wins over the weights.
+	Queues      []string  `json:"queues"`
+	StrictOrder bool      `json:"strict_order,omitempty"`
+	Draining    bool      `json:"draining"`
+	Since       time.Time `json:"since,omitzero"`
+	Completed   uint64    `json:"completed"`
 }
 
 // WorkersResponse is the response to GET /v1/workers, sorted by node name.
@@ -96,6 +109,7 @@ type Status struct {
 	Queued       int    `json:"queued"`
 	QueuedBytes  int64  `json:"queued_bytes"`
 	Retrying     int    `json:"retrying"`
+	Scheduled    int    `json:"scheduled"`
 	Running      int    `json:"running"`
 	Workers      int    `json:"workers"`
 	Slots        int    `json:"slots"`

@@ -24,6 +24,7 @@ type Client struct {
 	http    *http.Client
 	timeout time.Duration
 	backoff time.Duration // delay before the first retry of a keyed submit
+	token   string        // API bearer token; "" sends none
 }
 
 // Option changes a Client that New creates.
@@ -42,6 +43,12 @@ func WithTimeout(d time.Duration) Option {
 			c.timeout = d
 		}
 	}
+}
+
+// WithToken makes the Client send the master's API token (api_token) as
+// "Authorization: Bearer TOKEN" on every request. "" sends none.
+func WithToken(token string) Option {
+	return func(c *Client) { c.token = token }
 }
 
 // New returns a Client for the master at addr, either "host:port" or a URL
@@ -93,6 +100,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, wait 
 		return fmt.Errorf("build request %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -13,7 +13,7 @@ import (
 // ListOptions select the tasks that List returns. Zero fields select
 // everything, newest first, in pages of api.DefaultListLimit.
 type ListOptions struct {
-	Status string // queued, running, retrying, succeeded, failed or canceled
+	Status string // queued, scheduled, running, retrying, succeeded, failed or canceled
 	Type   string
 	Limit  int    // 1 to 1000
 	After  string // the Next of the previous page

@@ -150,8 +150,52 @@ type Config struct {
 	// Default 10s.
 	AdoptGrace time.Duration
 
+	// Encrypt is the gossip encryption key, base64 of 16, 24 or 32 bytes
+	// (lbd keygen prints one). It also keys the authentication of task
+	// connections. Default "": gossip and task connections are not
+	// authenticated. It excludes KeyringFile.
+	Encrypt string
+
+	// KeyringFile is the absolute path of a file with one base64 gossip
+	// key per line, the primary key first. A reload (SIGHUP) reads it
+	// again, so keys rotate without a restart. It excludes Encrypt.
+	KeyringFile string
+
+	// GossipKeys holds the keys that Encrypt or KeyringFile give, the
+	// primary key first; nil when gossip is not encrypted.
+	GossipKeys [][]byte
+
+	// APIToken is the bearer token that the master's HTTP API requires,
+	// at least 16 printable characters without spaces. When APITokenFile
+	// is set, loading fills it from that file. Default "": no token.
+	APIToken string
+
+	// APITokenFile is the absolute path of a file that contains the API
+	// token. It excludes APIToken.
+	APITokenFile string
+
+	// MetricsRequireToken makes /metrics require the API token too.
+	// Default false: /metrics and /healthz are served without it.
+	MetricsRequireToken bool
+
+	// MaxConnsPerAddr caps the task connections, handshakes included,
+	// that the master keeps from one remote IP address. Default 64.
+	MaxConnsPerAddr int
+
+	// MaxPendingHandshakes caps the task connections that are still in
+	// their handshake on the master. Default 128.
+	MaxPendingHandshakes int
+
+	// MaxMembers caps the alive gossip members a node tracks, itself
+	// included. Default 10000.
+	MaxMembers int
+
 	// TaskTypes holds per-type overrides, from task_type "NAME" { } blocks.
 	TaskTypes map[string]TaskType
+
+	// Queues holds per-queue limits of the master, from queue "NAME" { }
+	// blocks.
+	Queues map[string]QueueLimits
 
 	// Worker holds the settings of the worker block.
 	Worker Worker
@@ -180,6 +224,14 @@ type Worker struct {
 	// DrainTimeout is how long a draining worker waits for running tasks
 	// before it hands them back. Default 30s.
 	DrainTimeout time.Duration
+
+	// Queues lists the queues the worker takes tasks from with their
+	// weights, "critical=6,default=3,low=1"; ParseQueues reads it. Default
+	// "default=1".
+	Queues string
+
+	// StrictOrder serves Queues in list order instead of by weight.
+	StrictOrder bool
 
 	// Builtins lists the built-in handlers to enable, a subset of "echo"
 	// and "sleep". Dev mode enables both.
@@ -240,10 +292,15 @@ func Defaults() *Config {
 		ResultRetention:   24 * time.Hour,
 		AdoptGrace:        10 * time.Second,
 		TaskTypes:         map[string]TaskType{},
+		Queues:            map[string]QueueLimits{},
 		Worker: Worker{
+			Queues:       "default=1",
 			Population:   runtime.NumCPU(),
 			DrainTimeout: 30 * time.Second,
 			Handlers:     map[string]Handler{},
 		},
+		MaxConnsPerAddr:      64,
+		MaxPendingHandshakes: 128,
+		MaxMembers:           10_000,
 	}
 }

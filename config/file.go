@@ -88,6 +88,8 @@ func (l *loader) decodeTop(body *hclsyntax.Body) {
 			l.decodeWorker(b)
 		case blockTaskType:
 			l.decodeTaskType(b)
+		case blockQueue:
+			l.decodeQueue(b)
 		}
 	}
 }
@@ -102,7 +104,11 @@ func (l *loader) setFromFile(s *setting, a *hclsyntax.Attribute) {
 	if s.check != nil {
 		var err error
 		if v, err = s.check(v); err != nil {
-			l.invalid(o, l.exprText(a.Expr), err)
+			text := l.exprText(a.Expr)
+			if s.secret {
+				text = redacted
+			}
+			l.invalid(o, text, err)
 			return
 		}
 	}
@@ -120,6 +126,10 @@ func (l *loader) decodeWorker(b *hclsyntax.Block) {
 
 	attrs, blocks := l.items(b.Body, workerSchema)
 	for _, a := range attrs {
+		if a.Name == "queues" {
+			l.decodeQueuesAttr(settingByKey(blockWorker, a.Name), a)
+			continue
+		}
 		l.setFromFile(settingByKey(blockWorker, a.Name), a)
 	}
 	for _, hb := range blocks {

@@ -32,7 +32,7 @@ func TestLoadFileProblems(t *testing.T) {
 		{"misspelled block", "wroker {\n}\n",
 			"lbd.hcl:1:1", `unknown block "wroker" at the top level; did you mean "worker"?`},
 		{"far-off key lists valid names", "worker {\n  colour = 1\n}\n",
-			"lbd.hcl:2:3", `unknown key "colour" in the worker block; valid names are population, drain_timeout, builtins, handler`},
+			"lbd.hcl:2:3", `unknown key "colour" in the worker block; valid names are population, drain_timeout, builtins, queues, strict_order, handler`},
 		{"worker key at top level", "population = 8\n",
 			"lbd.hcl:1:1", `key "population" is not valid at the top level: it belongs in the worker block`},
 		{"handler at top level", "handler \"x\" {\n}\n",

@@ -23,6 +23,8 @@ func (l *loader) finish(requireRole bool) {
 	l.checkTimings()
 	l.checkSizes()
 	l.checkWorker()
+	l.finishKeyring()
+	l.finishAPIToken()
 	if l.cfg.Dev {
 		l.checkLoopback()
 	}

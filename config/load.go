@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 )
 
 // Load builds the configuration of a node from args, the environment and the
@@ -111,7 +112,11 @@ func (l *loader) setFromText(s *setting, raw string, o origin) {
 		v, err = s.check(v)
 	}
 	if err != nil {
-		l.add(o.problem(fmt.Sprintf("invalid %s %q: %v", o.name, raw, err), err))
+		text := strconv.Quote(raw)
+		if s.secret {
+			text = redacted
+		}
+		l.add(o.problem(fmt.Sprintf("invalid %s %s: %v", o.name, text, err), err))
 		return
 	}
 

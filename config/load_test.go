@@ -129,10 +129,21 @@ func TestLoadDefaults(t *testing.T) {
 		{"heartbeat_timeout", c.HeartbeatTimeout, 2 * time.Second},
 		{"result_retention", c.ResultRetention, 24 * time.Hour},
 		{"adopt_grace", c.AdoptGrace, 10 * time.Second},
+		{"encrypt", c.Encrypt, ""},
+		{"keyring_file", c.KeyringFile, ""},
+		{"api_token", c.APIToken, ""},
+		{"api_token_file", c.APITokenFile, ""},
+		{"metrics_require_token", c.MetricsRequireToken, false},
+		{"max_conns_per_addr", c.MaxConnsPerAddr, 64},
+		{"max_pending_handshakes", c.MaxPendingHandshakes, 128},
+		{"max_members", c.MaxMembers, 10000},
 		{"task_type blocks", len(c.TaskTypes), 0},
 		{"population", c.Worker.Population, runtime.NumCPU()},
 		{"drain_timeout", c.Worker.DrainTimeout, 30 * time.Second},
 		{"builtins", len(c.Worker.Builtins), 0},
+		{"queues", c.Worker.Queues, "default=1"},
+		{"strict_order", c.Worker.StrictOrder, false},
+		{"queue blocks", len(c.Queues), 0},
 		{"handler blocks", len(c.Worker.Handlers), 0},
 		{"file", c.File, ""},
 		{"warnings", len(c.Warnings), 0},
@@ -142,8 +153,8 @@ func TestLoadDefaults(t *testing.T) {
 			t.Errorf("default %s = %v, want %v", tt.key, tt.got, tt.want)
 		}
 	}
-	if len(tests) != len(settings)+4 {
-		t.Errorf("the table checks %d entries; keep it at one per setting (%d) plus the 4 others", len(tests), len(settings))
+	if len(tests) != len(settings)+5 {
+		t.Errorf("the table checks %d entries; keep it at one per setting (%d) plus the 5 others", len(tests), len(settings))
 	}
 }
 
@@ -391,7 +402,7 @@ func TestLoadProblemsSortedBySource(t *testing.T) {
 func TestLoadUnknownVariablesWarn(t *testing.T) {
 	t.Parallel()
 	c := mustLoad(t, []string{"-role", "master"},
-		"LBD_POPULATON=3", "LBD_API_TOKEN=secret", "LBD_CONFIG=", "LBD_HTTP_ADDR=127.0.0.1:9000", "PATH=/bin")
+		"LBD_POPULATON=3", "LBD_API_TOKEN=secret-token-0123456789", "LBD_CONFIG=", "LBD_HTTP_ADDR=127.0.0.1:9000", "PATH=/bin")
 	if len(c.Warnings) != 1 {
 		t.Fatalf("Warnings = %q, want exactly one for LBD_POPULATON", c.Warnings)
 	}

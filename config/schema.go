@@ -25,7 +25,7 @@ type bodySchema struct {
 var topSchema = &bodySchema{
 	where:  "at the top level",
 	keys:   keysIn(""),
-	blocks: map[string]int{blockWorker: 0, blockTaskType: 1},
+	blocks: map[string]int{blockWorker: 0, blockTaskType: 1, blockQueue: 1},
 	elsewhere: withHints(keysIn(blockWorker), "it belongs in the worker block: worker { %s = ... }",
 		map[string]string{blockHandler: `handler blocks belong in the worker block: worker { handler "NAME" { command = ["prog"] } }`}),
 }
@@ -35,7 +35,8 @@ var workerSchema = &bodySchema{
 	keys:   keysIn(blockWorker),
 	blocks: map[string]int{blockHandler: 1},
 	elsewhere: withHints(keysIn(""), "%s is a top-level key: move it out of the worker block",
-		map[string]string{blockTaskType: "task_type blocks belong at the top level, outside the worker block"}),
+		map[string]string{blockTaskType: "task_type blocks belong at the top level, outside the worker block",
+			blockQueue: "queue blocks belong at the top level, outside the worker block"}),
 	listKeys: true,
 }
 

@@ -8,15 +8,16 @@ import (
 // setting describes one scalar or list setting: its key in the file, its
 // flag and variable names follow from the key.
 type setting struct {
-	key   string // file key: data_dir
-	block string // "" for the top level, "worker" for the worker block
-	kind  kind
-	arg   string // value placeholder in -h: ADDR, DURATION, BYTES
-	help  string // description for -h: what it sets, and its unit or range
-	def   string // default for -h when the value in Defaults() would mislead
-	dev   string // default in dev mode for -h, "" when dev mode keeps the default
-	ptr   func(c *Config) any
-	check func(v any) (any, error) // validates one value and returns it normalized; may be nil
+	key    string // file key: data_dir
+	block  string // "" for the top level, "worker" for the worker block
+	kind   kind
+	arg    string // value placeholder in -h: ADDR, DURATION, BYTES
+	help   string // description for -h: what it sets, and its unit or range
+	def    string // default for -h when the value in Defaults() would mislead
+	dev    string // default in dev mode for -h, "" when dev mode keeps the default
+	ptr    func(c *Config) any
+	check  func(v any) (any, error) // validates one value and returns it normalized; may be nil
+	secret bool                     // the value never appears in messages or String
 }
 
 // flagName returns the flag name without the dash: data-dir.
@@ -91,12 +92,32 @@ var settings = []*setting{
 		ptr: func(c *Config) any { return &c.MaxResultBytes }, check: sizeRange(1, 0)},
 	{key: "adopt_grace", kind: kindDuration, arg: "DURATION", help: "master: time workers have after a master restart to claim running attempts",
 		ptr: func(c *Config) any { return &c.AdoptGrace }, check: positiveDuration},
+	{key: "encrypt", kind: kindString, arg: "KEY", help: "gossip encryption key, base64 of 16, 24 or 32 bytes from lbd keygen; also authenticates task connections",
+		def: "none", ptr: func(c *Config) any { return &c.Encrypt }, check: checkGossipKey, secret: true},
+	{key: "keyring_file", kind: kindString, arg: "PATH", help: "absolute path of a file of gossip keys, one base64 key per line, the primary first; read again on SIGHUP",
+		def: "none", ptr: func(c *Config) any { return &c.KeyringFile }, check: optionalAbsPath},
+	{key: "api_token", kind: kindString, arg: "TOKEN", help: "master: bearer token the HTTP API requires, at least 16 characters; client commands read LBD_API_TOKEN too",
+		def: "none", ptr: func(c *Config) any { return &c.APIToken }, check: checkAPIToken, secret: true},
+	{key: "api_token_file", kind: kindString, arg: "PATH", help: "master: absolute path of a file that contains the API token",
+		def: "none", ptr: func(c *Config) any { return &c.APITokenFile }, check: optionalAbsPath},
+	{key: "metrics_require_token", kind: kindBool, help: "master: require the API token for /metrics too",
+		ptr: func(c *Config) any { return &c.MetricsRequireToken }},
+	{key: "max_conns_per_addr", kind: kindInt, arg: "N", help: "master: task connections kept from one remote IP address, handshakes included",
+		ptr: func(c *Config) any { return &c.MaxConnsPerAddr }, check: intRange(1, 0)},
+	{key: "max_pending_handshakes", kind: kindInt, arg: "N", help: "master: task connections still in their handshake; more are closed at once",
+		ptr: func(c *Config) any { return &c.MaxPendingHandshakes }, check: intRange(1, 0)},
+	{key: "max_members", kind: kindInt, arg: "N", help: "alive gossip members a node tracks, itself included; gossip about more is ignored",
+		ptr: func(c *Config) any { return &c.MaxMembers }, check: intRange(2, 0)},
 	{key: "population", block: blockWorker, kind: kindInt, arg: "N", help: "worker: number of slots, each running one task at a time, 1 to 100000",
 		def: "the number of CPUs", ptr: func(c *Config) any { return &c.Worker.Population }, check: intRange(1, maxPopulation)},
 	{key: "drain_timeout", block: blockWorker, kind: kindDuration, arg: "DURATION", help: "worker: time a draining worker waits for running tasks before it hands them back",
 		ptr: func(c *Config) any { return &c.Worker.DrainTimeout }, check: positiveDuration},
 	{key: "builtins", block: blockWorker, kind: kindList, arg: "LIST", help: "worker: built-in handlers to enable, comma-separated: echo, sleep",
 		def: "none", dev: "echo,sleep", ptr: func(c *Config) any { return &c.Worker.Builtins }, check: builtinList},
+	{key: "queues", block: blockWorker, kind: kindString, arg: "LIST", help: "worker: queues to take tasks from with their weights, NAME=WEIGHT comma-separated, weights 1 to 1000; in the file also { NAME = WEIGHT, ... }",
+		ptr: func(c *Config) any { return &c.Worker.Queues }, check: checkQueues},
+	{key: "strict_order", block: blockWorker, kind: kindBool, help: "worker: serve queues in the order listed, a later queue only while the earlier ones are empty, instead of by weight",
+		ptr: func(c *Config) any { return &c.Worker.StrictOrder }},
 }
 
 // Block names in the file.

@@ -16,7 +16,7 @@ func (c *Config) String() string {
 	var b strings.Builder
 	for _, s := range settings {
 		if s.block == "" {
-			fmt.Fprintf(&b, "%s = %s\n", s.key, hclValue(s.ptr(c)))
+			fmt.Fprintf(&b, "%s = %s\n", s.key, settingText(s, c))
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.TaskTypes)) {
@@ -24,6 +24,7 @@ func (c *Config) String() string {
 		fmt.Fprintf(&b, "task_type %q {\n  timeout = %q\n  max_attempts = %d\n}\n",
 			name, formatDuration(t.Timeout), t.MaxAttempts)
 	}
+	writeQueues(&b, c.Queues, slices.Sorted(maps.Keys(c.Queues)))
 
 	b.WriteString("worker {\n")
 	for _, s := range settings {
@@ -59,6 +60,15 @@ func writeHandler(b *strings.Builder, name string, h Handler) {
 		fmt.Fprintf(b, "    timeout = %q\n", formatDuration(h.Timeout))
 	}
 	b.WriteString("  }\n")
+}
+
+// settingText writes the value of s in c as an HCL literal, with a secret
+// that is set replaced by "(redacted)".
+func settingText(s *setting, c *Config) string {
+	if p, ok := s.ptr(c).(*string); ok && s.secret && *p != "" {
+		return hclQuote(redacted)
+	}
+	return hclValue(s.ptr(c))
 }
 
 // hclValue writes the value behind a setting pointer as an HCL literal.

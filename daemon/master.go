@@ -81,6 +81,9 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 			HTTPAddr: m.httpLn.Addr().String(),
 		},
 		Logger: gossipLogger(log, m.metrics.GossipError),
+		Keys:   cfg.GossipKeys,
+
+		MaxMembers: cfg.MaxMembers,
 	})
 	if err != nil {
 		taskLn.Close()
@@ -98,6 +101,8 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 		log:       log,
 		conns:     make(map[*workerConn]struct{}),
 		connError: m.metrics.TaskConnectionError,
+		keys:      m.members.Keys,
+		limits:    newConnLimits(cfg.MaxConnsPerAddr, cfg.MaxPendingHandshakes, log),
 	}
 	m.history = api.NewHistory(m.sched.Stats, 0, 0)
 	m.api = api.New(m.sched, api.Options{
@@ -109,6 +114,9 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 		Cluster:         clusterView{members: m.members, tasks: m.tasks},
 		History:         m.history,
 		Metrics:         m.metrics,
+
+		Token:               cfg.APIToken,
+		MetricsRequireToken: cfg.MetricsRequireToken,
 	})
 	m.http = &http.Server{
 		Handler:           m.api,
@@ -173,6 +181,7 @@ func schedulerConfig(cfg *config.Config, st store.Store, log *slog.Logger) sched
 		ResultRetention: cfg.ResultRetention,
 		MaxResultBytes:  cfg.MaxResultBytes,
 		AdoptGrace:      cfg.AdoptGrace,
+		Queues:          queueLimits(cfg.Queues),
 		Store:           st,
 		Logger:          log,
 	}

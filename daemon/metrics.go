@@ -19,6 +19,7 @@ func newMasterMetrics(m *master) *metrics.Master {
 		Stats:   func() scheduler.Stats { return m.sched.Stats() },
 		Workers: func() []scheduler.Worker { return m.sched.Workers() },
 		Members: func() map[string]int { return memberCounts(m.members) },
+		Queues:  func() []scheduler.Queue { return m.sched.Queues() },
 	}
 	if bolt, ok := m.store.(*store.Bolt); ok {
 		src.Store = bolt.Stats

@@ -1,12 +1,15 @@
 package daemon
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
 
 	"github.com/lbd-dev/lbd/config"
+	"github.com/lbd-dev/lbd/membership"
 	"github.com/lbd-dev/lbd/wire"
 )
 
@@ -72,6 +75,9 @@ var restartSettings = []restartSetting{
 	{"heartbeat_interval", "task connections", func(c *config.Config) any { return c.HeartbeatInterval }},
 	{"heartbeat_timeout", "task connections", func(c *config.Config) any { return c.HeartbeatTimeout }},
 	{"drain_timeout", "worker", func(c *config.Config) any { return c.Worker.DrainTimeout }},
+	{"max_conns_per_addr", "task listener", func(c *config.Config) any { return c.MaxConnsPerAddr }},
+	{"max_pending_handshakes", "task listener", func(c *config.Config) any { return c.MaxPendingHandshakes }},
+	{"max_members", "gossip", func(c *config.Config) any { return c.MaxMembers }},
 }
 
 // reload loads the configuration again and applies what can change while
@@ -113,11 +119,67 @@ func (n *Node) applyConfig(cfg *config.Config) {
 		n.log.Warn("configuration warning", "warning", w)
 	}
 	n.applyLogLevel(&applied, cfg.LogLevel)
+	n.applyKeyring(&applied, cfg)
+	warnSecretChanged(n.log, running, cfg)
 	if n.worker != nil {
 		n.applyWorker(&applied, cfg.Worker)
 	}
 	n.cfg = &applied
 	n.log.Info("configuration reloaded", "log_level", applied.LogLevel, "population", applied.Worker.Population)
+}
+
+// applyKeyring installs the gossip keys of loaded when they differ from the
+// running ones, on every gossip member of this node. The task server and
+// the worker read the keyring per connection, so task authentication
+// follows at once. Keys are never logged, only their number and a short
+// SHA-256 fingerprint of the primary key.
+func (n *Node) applyKeyring(applied *config.Config, loaded *config.Config) {
+	if reflect.DeepEqual(applied.GossipKeys, loaded.GossipKeys) {
+		return
+	}
+	for _, m := range n.gossipMembers() {
+		if err := m.SetKeys(loaded.GossipKeys); err != nil {
+			n.log.Error("reload of the gossip keyring failed; the node keeps its keys", "err", err)
+			return
+		}
+	}
+	applied.Encrypt = loaded.Encrypt
+	applied.KeyringFile = loaded.KeyringFile
+	applied.GossipKeys = loaded.GossipKeys
+	n.log.Info("gossip keyring reloaded", "keys", len(loaded.GossipKeys),
+		"primary_key_fingerprint", keyFingerprint(loaded.GossipKeys[0]))
+}
+
+// warnSecretChanged logs a change of the API token settings, which apply
+// only at a restart, without their values.
+func warnSecretChanged(log *slog.Logger, running, loaded *config.Config) {
+	if running.APIToken != loaded.APIToken || running.APITokenFile != loaded.APITokenFile {
+		log.Warn("api_token changed; restart to apply", "setting", "api_token", "read_by", "HTTP API")
+	}
+	if running.MetricsRequireToken != loaded.MetricsRequireToken {
+		log.Warn("metrics_require_token changed; restart to apply", "setting", "metrics_require_token", "read_by", "HTTP API",
+			"running", running.MetricsRequireToken, "loaded", loaded.MetricsRequireToken)
+	}
+}
+
+// gossipMembers returns the gossip members this node runs: one, or two in
+// dev mode.
+func (n *Node) gossipMembers() []*membership.Membership {
+	var out []*membership.Membership
+	if n.master != nil {
+		out = append(out, n.master.members)
+	}
+	if n.worker != nil {
+		out = append(out, n.worker.members)
+	}
+	return out
+}
+
+// keyFingerprint returns the first 4 bytes of the key's SHA-256 in hex, to
+// tell keys apart in logs without revealing them.
+func keyFingerprint(key []byte) string {
+	sum := sha256.Sum256(key)
+	return hex.EncodeToString(sum[:4])
 }
 
 func (n *Node) applyLogLevel(applied *config.Config, level string) {

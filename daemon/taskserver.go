@@ -15,8 +15,10 @@ import (
 	"github.com/lbd-dev/lbd/wire"
 )
 
-// handshakeTimeout bounds the preamble and Hello of a new task connection.
-const handshakeTimeout = 10 * time.Second
+// handshakeTimeout bounds the whole handshake of a new task connection:
+// preamble, Hello and, with an encrypted gossip, Challenge and Auth. A peer
+// that stalls is closed after it.
+const handshakeTimeout = 5 * time.Second
 
 // handshakeMaxFrame caps the Hello frame, so that a peer that has not
 // identified itself cannot make the master read a large frame.
@@ -38,6 +40,12 @@ type taskServer struct {
 	hbTimeout time.Duration
 	log       *slog.Logger
 	connError func() // counts a rejected connection or one that ended with an error
+
+	// keys returns the gossip keys that a worker's Auth may use, the
+	// primary first; nil means task connections are not authenticated.
+	keys func() [][]byte
+
+	limits *connLimits // connections per remote IP and pending handshakes
 
 	mu     sync.Mutex
 	conns  map[*workerConn]struct{}
@@ -78,13 +86,25 @@ func (s *taskServer) serve() {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
+		host, ok := s.limits.reserve(nc.RemoteAddr())
+		if !ok {
+			s.countConnError()
+			nc.Close()
+			continue
+		}
 		if !s.track(1) {
+			s.limits.release(host)
 			nc.Close()
 			return
 		}
 		go func() {
 			defer s.wg.Done()
-			s.handle(nc)
+			defer s.limits.release(host)
+			wc := s.handshake(nc)
+			s.limits.handshakeDone()
+			if wc != nil {
+				wc.run()
+			}
 		}()
 	}
 }
@@ -108,7 +128,9 @@ func (s *taskServer) track(n int) bool {
 	return true
 }
 
-func (s *taskServer) handle(nc net.Conn) {
+// handshake runs the handshake of a new task connection and returns the
+// admitted worker's connection, or nil after it closed the connection.
+func (s *taskServer) handshake(nc net.Conn) *workerConn {
 	remote := nc.RemoteAddr().String()
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
@@ -120,7 +142,7 @@ func (s *taskServer) handle(nc net.Conn) {
 		s.log.Warn("task connection rejected", "remote", remote, "err", err)
 		s.countConnError()
 		nc.Close()
-		return
+		return nil
 	}
 	conn := wire.NewConn(nc, s.maxFrame, s.hbTimeout)
 	conn.SetMaxFrame(min(s.maxFrame, handshakeMaxFrame))
@@ -129,7 +151,16 @@ func (s *taskServer) handle(nc net.Conn) {
 		s.log.Warn("task connection rejected", "remote", remote, "err", err)
 		s.countConnError()
 		conn.Close()
-		return
+		return nil
+	}
+
+	if err := s.authenticate(conn, hello); err != nil {
+		s.log.Warn("task connection rejected: authentication failed", "worker", hello.Node, "remote", remote, "err", err)
+		s.countConnError()
+		conn.Send(wire.TypeReject, &wire.Reject{Reason: "authentication failed: give the worker the cluster's gossip key (encrypt or keyring_file)"})
+		conn.Flush(time.Second)
+		conn.Close()
+		return nil
 	}
 
 	wc, err := s.admit(conn, hello, remote)
@@ -139,9 +170,9 @@ func (s *taskServer) handle(nc net.Conn) {
 		conn.Send(wire.TypeReject, &wire.Reject{Reason: err.Error()})
 		conn.Flush(time.Second)
 		conn.Close()
-		return
+		return nil
 	}
-	wc.run()
+	return wc
 }
 
 func readHello(conn *wire.Conn) (*wire.Hello, error) {
@@ -160,6 +191,41 @@ func readHello(conn *wire.Conn) (*wire.Hello, error) {
 		return nil, fmt.Errorf("hello has no node name")
 	}
 	return &h, nil
+}
+
+// authenticate sends a Challenge and checks the worker's Auth against
+// every gossip key, so that workers on either side of a key rotation get
+// in. It does nothing when gossip is not encrypted.
+func (s *taskServer) authenticate(conn *wire.Conn, h *wire.Hello) error {
+	if s.keys == nil {
+		return nil
+	}
+	keys := s.keys()
+	if len(keys) == 0 {
+		return nil
+	}
+	nonce, err := wire.NewNonce()
+	if err != nil {
+		return err
+	}
+	if err := conn.Send(wire.TypeChallenge, &wire.Challenge{Nonce: nonce}); err != nil {
+		return fmt.Errorf("send challenge: %w", err)
+	}
+	typ, body, err := conn.Recv()
+	if err != nil {
+		return fmt.Errorf("read auth: %w", err)
+	}
+	if typ != wire.TypeAuth {
+		return fmt.Errorf("response to the challenge is a %s frame, expected auth: the worker has no gossip key or runs an older lbd", typ)
+	}
+	var auth wire.Auth
+	if err := conn.Decode(body, &auth); err != nil {
+		return err
+	}
+	if !wire.VerifyAuth(keys, nonce, h.Node, auth.MAC) {
+		return errors.New("the worker's auth matches no key of the gossip keyring: its encrypt or keyring_file differs from the master's")
+	}
+	return nil
 }
 
 // admit checks that the worker is a gossip member, registers it with the
@@ -187,6 +253,7 @@ func (s *taskServer) admit(conn *wire.Conn, h *wire.Hello, remote string) (*work
 	handle, stale, err := s.sched.AddWorker(scheduler.WorkerSpec{
 		Name: h.Node, Addr: remote, Slots: h.Slots, Types: h.Types,
 		Draining: h.Draining, Running: running,
+		Queues: schedulerQueues(h.Queues), StrictOrder: h.StrictOrder,
 	}, sender)
 	if err != nil {
 		return nil, err

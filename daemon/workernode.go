@@ -51,7 +51,11 @@ func startWorkerWith(ctx context.Context, cfg *config.Config, handlers map[strin
 		MaxFrameBytes:  int(cfg.MaxFrameBytes),
 		MaxOutputBytes: cfg.MaxOutputBytes,
 		DrainTimeout:   cfg.Worker.DrainTimeout,
+		StrictOrder:    cfg.Worker.StrictOrder,
 		Logger:         log,
+	}
+	if wcfg.Queues, err = wireQueues(cfg.Worker.Queues); err != nil {
+		return nil, err
 	}
 	wn = &workerNode{log: log, cfg: cfg}
 	wn.metrics = metrics.NewWorker(metrics.WorkerSources{
@@ -73,6 +77,9 @@ func startWorkerWith(ctx context.Context, cfg *config.Config, handlers map[strin
 			Types:   handlerNames(handlers),
 		},
 		Logger: gossipLogger(log, wn.metrics.GossipError),
+		Keys:   cfg.GossipKeys,
+
+		MaxMembers: cfg.MaxMembers,
 	})
 	if err != nil {
 		return nil, err
@@ -80,6 +87,7 @@ func startWorkerWith(ctx context.Context, cfg *config.Config, handlers map[strin
 	log.Info("worker gossip listening", "gossip", wn.members.LocalAddr(), "slots", cfg.Worker.Population,
 		"types", handlerNames(handlers))
 	wcfg.GossipAddr = wn.members.LocalAddr()
+	wcfg.GossipKey = wn.members.PrimaryKey
 	if wn.w, err = worker.New(wcfg); err != nil {
 		wn.members.Shutdown()
 		return nil, err

@@ -194,9 +194,11 @@ func TestPoisonTaskFailsOthersSucceed(t *testing.T) {
 	// The handler kills the worker process that runs it when the payload
 	// is "poison", like a handler that crashes its host.
 	env := []string{`LBD_HANDLER_JOB=["sh", "-c", "read p; if [ \"$p\" = poison ]; then kill -9 $PPID; sleep 5; fi; echo ok-$p"]`}
+	// One slot per worker: a worker that the poison kills runs nothing
+	// else, so no normal task loses attempts beside it.
 	procs := make([]*clustertest.Proc, 3)
 	for i := range procs {
-		procs[i] = c.StartWorker(fmt.Sprintf("w%d", i+1), env, "-population", "2")
+		procs[i] = c.StartWorker(fmt.Sprintf("w%d", i+1), env, "-population", "1")
 	}
 	api := c.API()
 	api.WaitWorkers(t, 3, 15*time.Second)

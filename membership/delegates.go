@@ -40,6 +40,7 @@ type eventDelegate struct {
 }
 
 func (d *eventDelegate) NotifyJoin(n *memberlist.Node) {
+	d.m.limit.joined(n.Name)
 	d.emit(EventJoin, n)
 }
 
@@ -47,6 +48,7 @@ func (d *eventDelegate) NotifyJoin(n *memberlist.Node) {
 // update Node.State for the callback (v0.7.0 keeps the state in its own
 // nodeState), so a leave and a failure look alike here.
 func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
+	d.m.limit.left(n.Name)
 	d.m.mu.Lock()
 	d.m.failed[n.Address()] = timeNow()
 	d.m.mu.Unlock()

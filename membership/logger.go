@@ -5,6 +5,8 @@ import (
 	"context"
 	"log"
 	"log/slog"
+	"sync/atomic"
+	"time"
 )
 
 // newStdLogger returns a *log.Logger for memberlist that maps its level
@@ -15,7 +17,17 @@ func newStdLogger(l *slog.Logger) *log.Logger {
 
 type levelWriter struct {
 	log *slog.Logger
+
+	// lastMismatch is the Unix time in nanoseconds when a key mismatch was
+	// last logged at error level. Repeats within mismatchLogEvery go to
+	// debug, so a peer that keeps retrying with a wrong key cannot flood
+	// the log.
+	lastMismatch atomic.Int64
 }
+
+// mismatchLogEvery bounds how often a gossip key mismatch is logged at
+// error level.
+const mismatchLogEvery = 10 * time.Second
 
 var levelPrefixes = []struct {
 	prefix []byte
@@ -39,6 +51,23 @@ func (w *levelWriter) Write(p []byte) (int, error) {
 		}
 	}
 	msg = bytes.TrimPrefix(msg, []byte("memberlist: "))
+	if isKeyMismatch(string(msg)) {
+		w.logMismatch(string(msg))
+		return len(p), nil
+	}
 	w.log.Log(context.Background(), level, string(msg))
 	return len(p), nil
+}
+
+func (w *levelWriter) logMismatch(detail string) {
+	level := slog.LevelError
+	now := time.Now().UnixNano()
+	if last := w.lastMismatch.Load(); last != 0 && now-last < int64(mismatchLogEvery) {
+		level = slog.LevelDebug
+	} else {
+		w.lastMismatch.Store(now)
+	}
+	w.log.Log(context.Background(), level,
+		ErrKeyMismatch.Error()+": a peer's gossip was not encrypted with a key of this node's keyring, or this node has none",
+		"detail", detail, "fix", keyMismatchHint)
 }

@@ -34,6 +34,16 @@ type Config struct {
 	Meta           wire.Meta
 	Logger         *slog.Logger
 
+	// Keys are the gossip encryption keys, the primary first, each 16, 24
+	// or 32 bytes. Empty means no encryption. With keys, the node accepts
+	// only gossip encrypted with one of them.
+	Keys [][]byte
+
+	// MaxMembers caps the alive members this node tracks, itself
+	// included. Alive messages about further nodes are ignored. 0 means
+	// no limit.
+	MaxMembers int
+
 	// Tune adjusts the memberlist configuration after the defaults below;
 	// tests use it for shorter timers.
 	Tune func(*memberlist.Config)
@@ -87,6 +97,9 @@ type Membership struct {
 	ml   *memberlist.Memberlist
 	meta *metaDelegate
 
+	keyring *memberlist.Keyring // nil when gossip is not encrypted; safe for concurrent use
+	limit   *memberLimit        // nil when MaxMembers is 0
+
 	events *eventQueue
 
 	mu        sync.Mutex
@@ -136,6 +149,12 @@ func Start(cfg Config) (*Membership, error) {
 		return nil, err
 	}
 	m.meta = &metaDelegate{meta: meta}
+	if m.keyring, err = newKeyring(cfg.Keys); err != nil {
+		return nil, err
+	}
+	if cfg.MaxMembers > 0 {
+		m.limit = newMemberLimit(cfg.MaxMembers)
+	}
 
 	mc, err := m.memberlistConfig()
 	if err != nil {
@@ -169,6 +188,14 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 		}
 		mc.AdvertiseAddr = ahost
 		mc.AdvertisePort = aport
+	}
+	if m.keyring != nil {
+		mc.Keyring = m.keyring
+		mc.GossipVerifyIncoming = true
+		mc.GossipVerifyOutgoing = true
+	}
+	if m.limit != nil {
+		mc.Alive = m.limit
 	}
 	mc.Delegate = m.meta
 	mc.Events = &eventDelegate{m: m}
@@ -234,9 +261,30 @@ func (m *Membership) JoinSeeds() (int, error) {
 		return n, fmt.Errorf("%w: the cluster still lists %q at %s, which does not answer", errNameNotFree, m.cfg.Node, others[0])
 	}
 	if n == 0 {
-		return 0, fmt.Errorf("join %v: %w", m.cfg.Join, err)
+		return 0, m.joinError(err)
 	}
 	return n, nil
+}
+
+// joinError wraps the error of a join that no seed accepted. A seed that
+// cannot decrypt this node's gossip closes the connection without saying
+// why, so when the error text does not name encryption, a seed that
+// answered and then hung up is reported as a possible key mismatch.
+func (m *Membership) joinError(err error) error {
+	if err != nil && isKeyMismatch(err.Error()) {
+		return fmt.Errorf("%w: join %v: %w: %s", ErrKeyMismatch, m.cfg.Join, err, keyMismatchHint)
+	}
+	if err != nil && isHangUp(err.Error()) {
+		return fmt.Errorf("join %v: %w: the seed closed the connection, which is what it does when its gossip key differs from this node's (encryption on: %t); %s",
+			m.cfg.Join, err, m.Encrypted(), keyMismatchHint)
+	}
+	return fmt.Errorf("join %v: %w", m.cfg.Join, err)
+}
+
+// isHangUp reports whether a join error text says that the peer closed
+// the connection.
+func isHangUp(text string) bool {
+	return strings.Contains(text, "EOF") || strings.Contains(text, "connection reset by peer")
 }
 
 // errNameNotFree means that the cluster still lists this node's name at an

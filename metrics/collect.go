@@ -29,6 +29,13 @@ var (
 		"Longest time a store commit spent writing pages and in fdatasync.", nil, nil)
 	commitsDesc = prometheus.NewDesc("lbd_store_commits_total",
 		"Store transactions committed.", nil, nil)
+	// lbd_queue_depth keeps its unlabeled meaning (all queues), so the
+	// per-queue figures have names of their own.
+	queueTasksDesc = prometheus.NewDesc("lbd_queue_tasks",
+		"Tasks of one named queue by state: queued (waiting for a slot), delayed (scheduled or retrying) or running.",
+		[]string{"queue", "state"}, nil)
+	queuePausedDesc = prometheus.NewDesc("lbd_queue_paused",
+		"1 while a named queue is paused, else 0.", []string{"queue"}, nil)
 )
 
 // masterCollector reads the master's gauges when Prometheus scrapes.
@@ -39,7 +46,8 @@ type masterCollector struct {
 
 func (c *masterCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{queueDepthDesc, queueBytesDesc, runningDesc, slotsDesc, busyDesc,
-		staleDesc, membersDesc, gossipErrsDesc, connErrsDesc, fsyncDesc, fsyncMaxDesc, commitsDesc} {
+		staleDesc, membersDesc, gossipErrsDesc, connErrsDesc, fsyncDesc, fsyncMaxDesc, commitsDesc,
+		queueTasksDesc, queuePausedDesc} {
 		ch <- d
 	}
 }
@@ -63,6 +71,18 @@ func (c *masterCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, w := range c.src.Workers() {
 			gauge(slotsDesc, float64(w.Slots), w.Name)
 			gauge(busyDesc, float64(w.Busy), w.Name)
+		}
+	}
+	if c.src.Queues != nil {
+		for _, q := range c.src.Queues() {
+			gauge(queueTasksDesc, float64(q.Queued), q.Name, "queued")
+			gauge(queueTasksDesc, float64(q.Delayed), q.Name, "delayed")
+			gauge(queueTasksDesc, float64(q.Running), q.Name, "running")
+			paused := 0.0
+			if q.Paused {
+				paused = 1
+			}
+			gauge(queuePausedDesc, paused, q.Name)
 		}
 	}
 	if c.src.Members != nil {

@@ -21,6 +21,8 @@ type MasterSources struct {
 	Members func() map[string]int
 	// Store returns the store's commit timings; nil for an in-memory store.
 	Store func() store.Stats
+	// Queues returns the named queues.
+	Queues func() []scheduler.Queue
 }
 
 // Master holds the metrics of a master node. It implements

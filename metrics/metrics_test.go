@@ -150,6 +150,10 @@ func TestMasterGaugesAndCancel(t *testing.T) {
 	waitMetric(t, addr, "lbd_tasks_running", 2)
 	waitMetric(t, addr, "lbd_queue_depth", 1)
 	waitMetric(t, addr, "lbd_queue_bytes", 2)
+	waitMetric(t, addr, `lbd_queue_tasks{queue="default",state="queued"}`, 1)
+	waitMetric(t, addr, `lbd_queue_tasks{queue="default",state="running"}`, 2)
+	waitMetric(t, addr, `lbd_queue_tasks{queue="default",state="delayed"}`, 0)
+	waitMetric(t, addr, `lbd_queue_paused{queue="default"}`, 0)
 
 	for _, id := range ids {
 		if _, err := c.Cancel(context.Background(), id); err != nil {

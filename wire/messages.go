@@ -4,7 +4,8 @@
 //
 // A connection starts with the worker writing a 4-byte preamble ("LBD" and
 // the protocol version) and a Hello frame. The master answers with Welcome or
-// Reject. After that both sides exchange frames until one closes the
+// Reject. A master whose gossip is encrypted first sends a Challenge, which
+// the worker answers with Auth (see auth.go). After that both sides exchange frames until one closes the
 // connection. Each frame is:
 //
 //	uint32 big-endian length L | 1 byte message type | L-1 bytes msgpack body
@@ -22,15 +23,17 @@ type Type uint8
 
 // Message types. New types are appended; numbers are never reused.
 const (
-	TypeHello     Type = 1 // worker → master, first frame
-	TypeWelcome   Type = 2 // master → worker, answer to Hello
-	TypeReject    Type = 3 // master → worker, answer to Hello, then close
-	TypeAssign    Type = 4 // master → worker
-	TypeResult    Type = 5 // worker → master
-	TypeCancel    Type = 6 // master → worker
-	TypeHeartbeat Type = 7 // both ways
-	TypeDrain     Type = 8 // both ways
-	TypeSlots     Type = 9 // worker → master, slot count or types changed
+	TypeHello     Type = 1  // worker → master, first frame
+	TypeWelcome   Type = 2  // master → worker, answer to Hello
+	TypeReject    Type = 3  // master → worker, answer to Hello, then close
+	TypeAssign    Type = 4  // master → worker
+	TypeResult    Type = 5  // worker → master
+	TypeCancel    Type = 6  // master → worker
+	TypeHeartbeat Type = 7  // both ways
+	TypeDrain     Type = 8  // both ways
+	TypeSlots     Type = 9  // worker → master, slot count or types changed
+	TypeChallenge Type = 10 // master → worker, answer to Hello when gossip is encrypted
+	TypeAuth      Type = 11 // worker → master, answer to Challenge
 )
 
 // String returns the message type's name for logs and errors.
@@ -54,6 +57,10 @@ func (t Type) String() string {
 		return "drain"
 	case TypeSlots:
 		return "slots"
+	case TypeChallenge:
+		return "challenge"
+	case TypeAuth:
+		return "auth"
 	}
 	return "unknown"
 }
@@ -83,6 +90,12 @@ type Hello struct {
 	// GossipAddr is the worker's gossip address. A master that does not
 	// yet see the worker in gossip (it restarted, say) joins it there.
 	GossipAddr string
+
+	// Queues are the queues the worker serves with their weights; empty
+	// (an older worker) means the queue "default" with weight 1.
+	Queues []QueueWeight
+	// StrictOrder serves Queues in list order instead of by weight.
+	StrictOrder bool
 }
 
 // Welcome accepts a worker. Stale lists attempts from Hello.Running that
@@ -168,4 +181,12 @@ type Slots struct {
 
 	Slots int
 	Types []string
+}
+
+// QueueWeight is one queue that a worker serves and its weight.
+type QueueWeight struct {
+	_struct struct{} `codec:",toarray"`
+
+	Name   string
+	Weight int
 }

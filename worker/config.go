@@ -61,6 +61,21 @@ type Config struct {
 	// master that restarted can join it. "" sends none.
 	GossipAddr string
 
+	// GossipKey returns the primary gossip key, which answers the master's
+	// Challenge on every connection; it is called per connection, so a
+	// rotated key takes effect at the next one. nil, or a nil result, means
+	// the worker has no key: it then cannot connect to a master that
+	// challenges, and with a key it refuses a master that does not.
+	GossipKey func() []byte
+
+	// Queues are the queues the worker serves with their weights, sent in
+	// Hello; the master checks them. Empty means the queue "default".
+	Queues []wire.QueueWeight
+
+	// StrictOrder makes the master serve Queues in list order: a slot
+	// takes from a later queue only while every earlier one is empty.
+	StrictOrder bool
+
 	// Logger receives the worker's logs. nil discards them.
 	Logger *slog.Logger
 }

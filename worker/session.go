@@ -181,13 +181,17 @@ func (w *Worker) handshake(conn *wire.Conn, addr string) (wire.Welcome, error) {
 		return welcome, fmt.Errorf("send hello to master %s: %w", addr, err)
 	}
 
-	_ = conn.SetReadDeadline(time.Now().Add(welcomeTimeout))
-	typ, body, err := conn.Recv()
+	typ, body, err := w.recvHandshake(conn, addr)
 	if err != nil {
-		if isTimeout(err) {
-			return welcome, fmt.Errorf("master %s sent no welcome within %s", addr, welcomeTimeout)
+		return welcome, err
+	}
+	key := w.gossipKey()
+	if typ == wire.TypeChallenge {
+		if typ, body, err = w.answerChallenge(conn, addr, body, key); err != nil {
+			return welcome, err
 		}
-		return welcome, fmt.Errorf("wait for welcome from master %s: %w", addr, err)
+	} else if typ == wire.TypeWelcome && key != nil {
+		return welcome, fmt.Errorf("master %s welcomed the worker without a challenge, so it has no gossip key while this worker has one: give both the same encrypt or keyring_file", addr)
 	}
 
 	switch typ {
@@ -214,6 +218,49 @@ func (w *Worker) handshake(conn *wire.Conn, addr string) (wire.Welcome, error) {
 	}
 }
 
+// recvHandshake reads the master's next handshake frame.
+func (w *Worker) recvHandshake(conn *wire.Conn, addr string) (wire.Type, []byte, error) {
+	_ = conn.SetReadDeadline(time.Now().Add(welcomeTimeout))
+	typ, body, err := conn.Recv()
+	if err != nil {
+		if isTimeout(err) {
+			return 0, nil, fmt.Errorf("master %s sent no welcome within %s", addr, welcomeTimeout)
+		}
+		return 0, nil, fmt.Errorf("wait for welcome from master %s: %w", addr, err)
+	}
+	return typ, body, nil
+}
+
+func (w *Worker) gossipKey() []byte {
+	if w.cfg.GossipKey == nil {
+		return nil
+	}
+	return w.cfg.GossipKey()
+}
+
+// answerChallenge proves to the master that the worker holds key and
+// returns the master's next frame.
+func (w *Worker) answerChallenge(conn *wire.Conn, addr string, body, key []byte) (wire.Type, []byte, error) {
+	if key == nil {
+		return 0, nil, fmt.Errorf("master %s requires task connection authentication, but this worker has no gossip key: set encrypt or keyring_file to the cluster's key", addr)
+	}
+	var challenge wire.Challenge
+	if err := conn.Decode(body, &challenge); err != nil {
+		return 0, nil, fmt.Errorf("invalid challenge from master %s: %w", addr, err)
+	}
+	if len(challenge.Nonce) != wire.NonceSize {
+		return 0, nil, fmt.Errorf("invalid challenge from master %s: nonce of %d bytes, expected %d", addr, len(challenge.Nonce), wire.NonceSize)
+	}
+	mac, err := wire.AuthMAC(key, challenge.Nonce, w.cfg.Node)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := conn.Send(wire.TypeAuth, &wire.Auth{MAC: mac}); err != nil {
+		return 0, nil, fmt.Errorf("send auth to master %s: %w", addr, err)
+	}
+	return w.recvHandshake(conn, addr)
+}
+
 // helloLocked builds the Hello for a new connection.
 func (w *Worker) helloLocked() wire.Hello {
 	hello := wire.Hello{
@@ -224,6 +271,9 @@ func (w *Worker) helloLocked() wire.Hello {
 		Draining: w.draining,
 
 		GossipAddr: w.cfg.GossipAddr,
+
+		Queues:      slices.Clone(w.cfg.Queues),
+		StrictOrder: w.cfg.StrictOrder,
 	}
 	hello.Running = w.fitRefs(hello, w.unfinishedRefsLocked())
 	return hello

@@ -4,14 +4,56 @@
 
 const refreshMs = 2000;
 
-// apiHeaders returns the headers of every API request. The API has no token
-// yet; when it gets one, this is the one place to add it.
+// tokenKey names the API token in sessionStorage, which keeps it for this
+// tab only and drops it when the tab closes.
+const tokenKey = "lbd-api-token";
+
+// tokenPrompt is the pending question for the token, shared by the requests
+// that get 401 at the same time; tokenDeclined stops asking after Cancel.
+let tokenPrompt = null;
+let tokenDeclined = false;
+
+// apiHeaders returns the headers of every API request, with the API token
+// when the page has one.
 function apiHeaders() {
-  return { "Accept": "application/json" };
+  const headers = { "Accept": "application/json" };
+  const token = sessionStorage.getItem(tokenKey);
+  if (token) headers["Authorization"] = `Bearer ${token}`;
+  return headers;
 }
 
-async function api(method, path) {
+// askToken prompts for the API token once for all requests that got 401
+// together. It resolves to true when the user entered a token.
+function askToken() {
+  if (tokenDeclined) return Promise.resolve(false);
+  if (!tokenPrompt) {
+    tokenPrompt = new Promise((resolve) => {
+      setTimeout(() => {
+        const token = (window.prompt("This master requires its API token (api_token). Enter it to continue:") || "").trim();
+        if (token) {
+          sessionStorage.setItem(tokenKey, token);
+        } else {
+          tokenDeclined = true;
+        }
+        tokenPrompt = null;
+        resolve(Boolean(token));
+      }, 0);
+    });
+  }
+  return tokenPrompt;
+}
+
+// api sends one request. On 401 it prompts for the token, unless another
+// request already replaced the token that this one sent, and tries once
+// more.
+async function api(method, path, retried) {
+  const sent = sessionStorage.getItem(tokenKey);
   const resp = await fetch(path, { method, headers: apiHeaders(), cache: "no-store" });
+  if (resp.status === 401 && !retried) {
+    if (sessionStorage.getItem(tokenKey) !== sent) return api(method, path, true);
+    sessionStorage.removeItem(tokenKey);
+    if (await askToken()) return api(method, path, true);
+  }
   const body = await resp.json().catch(() => ({}));
   if (!resp.ok) {
     throw new Error(body.error || `${method} ${path}: HTTP ${resp.status}`);

@@ -52,7 +52,7 @@ func (c *command) parse(args []string, nargs int, argName string) int {
 	return -1
 }
 
-func (c *command) client() *client.Client { return client.New(c.cf.addr) }
+func (c *command) client() *client.Client { return c.cf.newClient() }
 
 // fail prints a request error and returns its exit code.
 func (c *command) fail(err error) int {

@@ -10,6 +10,7 @@
 //	lbd drain NODE                    ask a worker to drain and exit
 //	lbd validate -config FILE         check a configuration file
 //	lbd health [-gossip ADDR]         exit 0 when the local node answers
+//	lbd keygen                        print a new gossip encryption key
 //	lbd version                       print the version
 package main
 
@@ -49,17 +50,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runSubmit(args[1:], stdin, stdout, stderr)
 		case "workers":
 			return runWorkers(args[1:], stdout, stderr)
+		case "queue", "queues":
+			return runQueueCommand(args, stdout, stderr)
 		case "validate":
 			return runValidate(args[1:], stdout, stderr)
 		case "health":
 			return runHealth(args[1:], stdout, stderr)
+		case "keygen":
+			return runKeygen(args[1:], stdout, stderr)
 		case "version":
 			fmt.Fprintf(stdout, "lbd %s\n", version)
 			return exitOK
 		case "help":
 			return runDaemon([]string{"-h"}, stderr)
 		default:
-			fmt.Fprintf(stderr, "lbd: unknown command %q: use submit, workers, status, members, tasks, task, cancel, retry, drain, validate, health or version, or flags such as -role to run a node (lbd -h)\n", args[0])
+			fmt.Fprintf(stderr, "lbd: unknown command %q: use submit, workers, status, members, tasks, task, cancel, retry, drain, validate, health, keygen or version, or flags such as -role to run a node (lbd -h)\n", args[0])
 			return exitUsage
 		}
 	}
@@ -80,6 +85,7 @@ Commands (each takes -h):
   drain      ask a worker to drain and leave
   validate   check a configuration file
   health     exit 0 when the node at -http-addr is healthy
+  keygen     print a new gossip encryption key
   version    print the version
 `
 

@@ -76,7 +76,7 @@ func runSubmit(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c := client.New(o.addr)
+	c := o.newClient()
 	if o.file != "" {
 		return submitFile(ctx, c, o, stdin, stdout, stderr)
 	}

@@ -21,8 +21,9 @@ const defaultHTTPAddr = "127.0.0.1:7948"
 
 // clientFlags are the flags of every command that talks to the master.
 type clientFlags struct {
-	addr string
-	json bool
+	addr  string
+	token string
+	json  bool
 }
 
 func (f *clientFlags) register(fs *flag.FlagSet) {
@@ -31,7 +32,14 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 		addr = env
 	}
 	fs.StringVar(&f.addr, "http-addr", addr, "master HTTP API `address`, host:port or http://host:port; default from LBD_HTTP_ADDR")
+	fs.StringVar(&f.token, "api-token", os.Getenv("LBD_API_TOKEN"),
+		"master API `token` (api_token), sent as a bearer token; default from LBD_API_TOKEN, which keeps it out of ps")
 	fs.BoolVar(&f.json, "json", false, "print JSON instead of text")
+}
+
+// newClient returns a client for the master at -http-addr with -api-token.
+func (f *clientFlags) newClient() *client.Client {
+	return client.New(f.addr, client.WithToken(f.token))
 }
 
 // parseFlags parses args and returns the exit code to stop with, or -1 to
@@ -65,7 +73,7 @@ func runWorkers(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	workers, err := client.New(cf.addr).Workers(context.Background())
+	workers, err := cf.newClient().Workers(context.Background())
 	if err != nil {
 		fmt.Fprintf(stderr, "lbd workers: %v\n", err)
 		return exitCodeOf(err)
