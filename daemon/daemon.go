@@ -182,6 +182,9 @@ func (n *Node) Stop(ctx context.Context) error {
 // opts.Hangup and stops the node when ctx ends or the node asks to stop.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	n, err := Start(ctx, cfg, opts)
+	if errors.Is(err, errStoppedBeforeJoin) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -97,9 +97,9 @@ func startWorkerWith(ctx context.Context, cfg *config.Config, handlers map[strin
 		wn.members.Shutdown()
 		return nil, fmt.Errorf("a worker needs at least one seed: set -join (LBD_JOIN, key join) to the master's gossip address, for example -join master.example:7946")
 	}
-	if err := wn.members.WaitJoined(0); err != nil {
+	if err := waitJoined(ctx, wn.members); err != nil {
 		wn.members.Shutdown()
-		if errors.Is(err, membership.ErrNameConflict) {
+		if errors.Is(err, membership.ErrNameConflict) || errors.Is(err, errStoppedBeforeJoin) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("join cluster: %w", err)
@@ -117,6 +117,24 @@ func startWorkerWith(ctx context.Context, cfg *config.Config, handlers map[strin
 	wn.runDone = make(chan error, 1)
 	go func() { wn.runDone <- wn.w.Run(runCtx, wn.masterAddr) }()
 	return wn, nil
+}
+
+// errStoppedBeforeJoin means that SIGTERM or SIGINT came while the node
+// still tried to join; Run treats it as a clean stop.
+var errStoppedBeforeJoin = errors.New("stopped before joining the cluster")
+
+// waitJoined joins the seeds until one answers or ctx ends.
+func waitJoined(ctx context.Context, m *membership.Membership) error {
+	joined := make(chan error, 1)
+	go func() { joined <- m.WaitJoined(0) }()
+	select {
+	case err := <-joined:
+		return err
+	case <-ctx.Done():
+		m.Shutdown() // ends WaitJoined
+		<-joined
+		return errStoppedBeforeJoin
+	}
 }
 
 // masterAddr returns the master's task address from gossip. While gossip

@@ -556,3 +556,18 @@ func TestWorkerStopsQuicklyAfterMaster(t *testing.T) {
 		t.Errorf("worker took %s to stop after its master, want well under its 30s drain timeout", d)
 	}
 }
+
+func TestWorkerWithoutMasterStopsOnSIGTERM(t *testing.T) {
+	skipShort(t)
+	seed := "127.0.0.1:" + strconv.Itoa(clustertest.FreePort(t)) // nothing listens there
+	w := clustertest.Start(t, "w1", echoEnv, "-role", "worker", "-node", "w1",
+		"-bind", "127.0.0.1:0", "-join", seed)
+	time.Sleep(500 * time.Millisecond) // it is retrying the join now
+	w.Signal(syscall.SIGTERM)
+	if !w.Wait(10 * time.Second) {
+		t.Fatal("a worker still joining ignored SIGTERM for 10s")
+	}
+	if code := w.ExitCode(); code != 0 {
+		t.Errorf("exit code = %d, want 0 for a stop requested before the join", code)
+	}
+}
