@@ -45,6 +45,10 @@ type submitOptions struct {
 	timeout     time.Duration
 	maxAttempts int
 	key         string
+	queue       string
+	priority    int
+	delay       string // a Go duration, sent as is so the master checks it
+	runAt       string // RFC 3339, sent as is
 	wait        bool
 	payloadFile string
 	payloadArg  []string // positional arguments: the payload, or "-" for stdin
@@ -52,7 +56,7 @@ type submitOptions struct {
 	batch       int
 }
 
-const submitUsage = `usage: lbd submit -type TYPE [-timeout 30s] [-max-attempts N] [-key KEY] [-wait] [PAYLOAD | -payload-file FILE | -]
+const submitUsage = `usage: lbd submit -type TYPE [-timeout 30s] [-max-attempts N] [-key KEY] [-queue Q] [-priority N] [-delay 90s | -run-at TIME] [-wait] [PAYLOAD | -payload-file FILE | -]
        lbd submit -f FILE [-batch 1000] [-wait]
 
 Submits one task, or every task of FILE ("-" for standard input), a JSON Lines
@@ -94,6 +98,10 @@ func parseSubmit(args []string, stderr io.Writer) (*submitOptions, int) {
 	fs.DurationVar(&o.timeout, "timeout", 0, "time limit of one attempt, such as 30s; 0 for the master's default")
 	fs.IntVar(&o.maxAttempts, "max-attempts", 0, "attempts before the task fails; 0 for the master's default")
 	fs.StringVar(&o.key, "key", "", "idempotency `key`: a second submit with the same key returns the first task's id")
+	fs.StringVar(&o.queue, "queue", "", "`queue` of the task; the master's default queue \"default\" when empty")
+	fs.IntVar(&o.priority, "priority", 0, "priority within the queue, -1000 to 1000; higher runs first")
+	fs.StringVar(&o.delay, "delay", "", "run the task no earlier than this `duration` from now, such as 90s")
+	fs.StringVar(&o.runAt, "run-at", "", "run the task no earlier than this RFC 3339 `time`, such as 2026-12-05T08:00:00Z")
 	fs.BoolVar(&o.wait, "wait", false, "wait until the tasks are final and print their outcome")
 	fs.StringVar(&o.payloadFile, "payload-file", "", "read the payload from `file`")
 	fs.StringVar(&o.file, "f", "", "submit every task of a JSON Lines `file`, - for standard input")
@@ -120,7 +128,7 @@ func (o *submitOptions) check(fs *flag.FlagSet) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
 	if o.file != "" {
-		for _, name := range []string{"type", "timeout", "max-attempts", "key", "payload-file"} {
+		for _, name := range []string{"type", "timeout", "max-attempts", "key", "payload-file", "queue", "priority", "delay", "run-at"} {
 			if set[name] {
 				return fmt.Errorf("-%s sets a single task; with -f every line sets its own fields", name)
 			}
@@ -139,6 +147,8 @@ func (o *submitOptions) check(fs *flag.FlagSet) error {
 		return errors.New("-batch applies only with -f FILE")
 	case o.typ == "":
 		return errors.New("missing -type: give the task type, such as -type echo, or -f FILE")
+	case o.delay != "" && o.runAt != "":
+		return errors.New("-delay and -run-at both set the start time: give one of them")
 	case o.timeout < 0:
 		return fmt.Errorf("invalid -timeout %s: must be positive, or 0 for the master's default", o.timeout)
 	case o.maxAttempts < 0:
@@ -153,7 +163,10 @@ func (o *submitOptions) check(fs *flag.FlagSet) error {
 
 // taskRequest builds the request of a single task, reading its payload.
 func (o *submitOptions) taskRequest(stdin io.Reader) (api.TaskRequest, error) {
-	req := api.TaskRequest{Type: o.typ, MaxAttempts: o.maxAttempts, Key: o.key}
+	req := api.TaskRequest{
+		Type: o.typ, MaxAttempts: o.maxAttempts, Key: o.key,
+		Queue: o.queue, Priority: o.priority, Delay: o.delay, RunAt: o.runAt,
+	}
 	if o.timeout > 0 {
 		req.Timeout = o.timeout.String()
 	}

@@ -421,3 +421,26 @@ func TestOutcomeText(t *testing.T) {
 		}
 	}
 }
+
+func TestSubmitQueueFlagsReachTheTask(t *testing.T) {
+	addr, sched := startMaster(t, false)
+	var out, errOut strings.Builder
+	code := runSubmit([]string{"-http-addr", addr, "-type", "echo", "-queue", "low", "-priority", "7", "-delay", "1h", "x"},
+		strings.NewReader(""), &out, &errOut)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	task, err := sched.Get(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Queue != "low" || task.Priority != 7 || task.Status != "scheduled" {
+		t.Errorf("task = queue %q, priority %d, status %s; want low, 7, scheduled", task.Queue, task.Priority, task.Status)
+	}
+
+	code = runSubmit([]string{"-http-addr", addr, "-type", "echo", "-delay", "1s", "-run-at", "2030-01-01T00:00:00Z", "x"},
+		strings.NewReader(""), &out, &errOut)
+	if code != exitUsage {
+		t.Errorf("-delay with -run-at: exit %d, want %d", code, exitUsage)
+	}
+}
