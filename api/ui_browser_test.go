@@ -125,6 +125,24 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Errorf("task %s is %q after Cancel on the page, want canceled (err %v)", runningID, task.Status, err)
 	}
 
+	// The queues table lists the default queue, and its Pause button
+	// pauses it.
+	pauseButton := `#queues tr[data-queue="default"] button[data-op="pause"]`
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(pauseButton), chromedp.Click(pauseButton)); err != nil {
+		t.Fatalf("click Pause on the default queue: %v", err)
+	}
+	paused := false
+	for deadline := time.Now().Add(10 * time.Second); !paused && time.Now().Before(deadline); {
+		queues, err := c.Queues(ctx)
+		for _, q := range queues {
+			paused = paused || err == nil && q.Name == "default" && q.Paused
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !paused {
+		t.Error("the default queue is not paused after Pause on the page")
+	}
+
 	dir := os.Getenv("LBDTEST_SCREENSHOT_DIR")
 	if dir == "" {
 		dir = t.TempDir()

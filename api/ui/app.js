@@ -134,6 +134,29 @@ function renderMembers(members) {
   )), "no member", 7);
 }
 
+async function queueAction(op, name) {
+  try {
+    await api("POST", `/v1/queues/${encodeURIComponent(name)}/${op}`);
+    showMessage(`queue ${name}: ${op === "pause" ? "paused" : "resumed"}`, false);
+    refresh();
+  } catch (err) {
+    showMessage(`${op} queue ${name} failed: ${err.message}`, true);
+  }
+}
+
+function renderQueues(queues) {
+  fillTable("queues", queues.map((q) => el("tr", { "data-queue": q.name },
+    el("td", {}, q.name),
+    el("td", {}, q.paused ? "paused" : "active"),
+    el("td", { class: "num" }, q.queued),
+    el("td", { class: "num" }, q.delayed),
+    el("td", { class: "num" }, q.running),
+    el("td", { class: "num" }, formatNumber(q.bytes)),
+    el("td", {}, el("button", { type: "button", "data-op": q.paused ? "resume" : "pause",
+      onclick: () => queueAction(q.paused ? "resume" : "pause", q.name) }, q.paused ? "Resume" : "Pause")),
+  )), "no queue yet", 7);
+}
+
 function renderActive(tasks) {
   fillTable("active", tasks.map((t) => el("tr", { "data-task": t.id },
     el("td", { class: "id" }, t.id),
@@ -188,9 +211,10 @@ function renderHistory(h) {
 async function refresh() {
   const conn = document.getElementById("conn");
   try {
-    const [st, members, running, queued, failed, history] = await Promise.all([
+    const [st, members, queues, running, queued, failed, history] = await Promise.all([
       api("GET", "/v1/status"),
       api("GET", "/v1/members"),
+      api("GET", "/v1/queues"),
       api("GET", "/v1/tasks?status=running&limit=20"),
       api("GET", "/v1/tasks?status=queued&limit=20"),
       api("GET", "/v1/tasks?status=failed&limit=20"),
@@ -198,6 +222,7 @@ async function refresh() {
     ]);
     renderStatus(st);
     renderMembers(members.members);
+    renderQueues(queues.queues);
     renderActive(running.tasks.concat(queued.tasks));
     renderFailed(failed.tasks);
     renderHistory(history);
