@@ -10,9 +10,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/lbd-dev/lbd/bench/internal/systems"
 	"io"
 	"os"
 	"os/exec"
@@ -97,6 +100,8 @@ func parseFlags(args []string, out io.Writer) (*config, []string, error) {
 	runs := fs.Int("runs", 0, "runs per figure (0: 5 for short workloads, 3 for long ones; 3 and 3 with -quick)")
 	tasks := fs.Int("tasks", 0, "tasks of the throughput workload (0: 100000, or 20000 with -quick)")
 	profile := fs.String("cpuprofile", "", "directory for CPU profiles of the lbd master under the throughput workload, and their pprof -top output")
+	encrypt := fs.Bool("encrypt", false, "run lbd with a gossip key, so gossip is encrypted and task connections authenticated")
+	queues := fs.Int("queues", 0, "spread lbd's tasks over this many queues that every worker serves (0: the default queue only)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -113,6 +118,17 @@ func parseFlags(args []string, out io.Writer) (*config, []string, error) {
 		cfg.runs, cfg.tasks, cfg.latencyDur, cfg.latencyMax = 3, 20_000, 2*time.Second, 10_000
 		cfg.slotTasks, cfg.queued = 5_000, 100_000
 	}
+	if *encrypt {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, nil, err
+		}
+		systems.NodeEnv = append(systems.NodeEnv, "LBD_ENCRYPT="+base64.StdEncoding.EncodeToString(key))
+	}
+	if *queues < 0 || *queues > 1000 {
+		return nil, nil, fmt.Errorf("invalid -queues %d: must be 0 to 1000", *queues)
+	}
+	systems.Queues = *queues
 	if *runs < 0 || *tasks < 0 {
 		return nil, nil, fmt.Errorf("invalid -runs %d or -tasks %d: both must be positive (0 selects the default)", *runs, *tasks)
 	}

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,6 +89,27 @@ func (l *LBD) StartMaster(ctx context.Context) error {
 	return nil
 }
 
+// NodeEnv is added to the environment of every lbd process, master and
+// workers, for settings that a whole run turns on (LBD_ENCRYPT, say).
+var NodeEnv []string
+
+// Queues spreads submitted tasks over this many queues, q0 to q(Queues-1),
+// and makes every worker serve all of them with weight 1; 0 or 1 keeps
+// every task in the default queue.
+var Queues int
+
+// workerQueues returns the -queues value for Queues queues.
+func workerQueues() string {
+	var b strings.Builder
+	for i := range Queues {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "q%d=1", i)
+	}
+	return b.String()
+}
+
 // SpawnMaster starts the master process and returns at once.
 func (l *LBD) SpawnMaster(ctx context.Context) (*proc.Proc, error) {
 	durability := "none"
@@ -99,7 +122,7 @@ func (l *LBD) SpawnMaster(ctx context.Context) (*proc.Proc, error) {
 		"-data-dir", l.DataDir, "-durability", durability, "-log-level", "warn",
 		"-max-queued-tasks", "3000000", "-max-queued-bytes", "4GiB",
 	}
-	p, err := proc.Start(ctx, "lbd master", l.MasterPath, l.MasterEnv, args...)
+	p, err := proc.Start(ctx, "lbd master", l.MasterPath, append(slices.Clone(NodeEnv), l.MasterEnv...), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +189,10 @@ func (l *LBD) SpawnWorker(ctx context.Context, slots int, extra ...string) (*pro
 		"-join", l.Gossip, "-population", strconv.Itoa(slots),
 		"-builtins", "echo,sleep", "-log-level", "warn",
 	}, extra...)
-	p, err := proc.Start(ctx, name, l.opts.LBD, nil, args...)
+	if Queues > 1 {
+		args = append(args, "-queues", workerQueues())
+	}
+	p, err := proc.Start(ctx, name, l.opts.LBD, NodeEnv, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +283,13 @@ func BatchBody(typ string, first, count int, payload string) []byte {
 		} else {
 			b = AppendPayload(b, first+i)
 		}
-		b = append(b, `"}`...)
+		b = append(b, '"')
+		if Queues > 1 {
+			b = append(b, `,"queue":"q`...)
+			b = strconv.AppendInt(b, int64((first+i)%Queues), 10)
+			b = append(b, '"')
+		}
+		b = append(b, '}')
 	}
 	return append(b, ']')
 }
