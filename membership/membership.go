@@ -26,7 +26,7 @@ type Config struct {
 	Node      string
 	Bind      string   // gossip bind address host:port; port 0 picks a free port
 	Advertise string   // address other nodes use, host:port or host; "" lets memberlist choose
-	Join      []string // seed addresses host:port, joined until one answers
+	Join      []string // seed addresses host:port, joined until one responds
 	// RejoinInterval is how often the node joins its seeds and the
 	// addresses of failed peers again, so that membership heals after a
 	// partition that outlasted memberlist's memory of dead nodes.
@@ -49,7 +49,7 @@ type Config struct {
 	Tune func(*memberlist.Config)
 }
 
-// EventKind is what happened to a member.
+// EventKind is the kind of a membership change.
 type EventKind int
 
 // Member events.
@@ -74,7 +74,7 @@ func (k EventKind) String() string {
 // ErrNameConflict means that another live node uses this node's name.
 var ErrNameConflict = errors.New("node name conflict")
 
-// Member is one node as gossip sees it.
+// Member is one node in this node's gossip view.
 type Member struct {
 	Name    string
 	Addr    string // gossip address host:port
@@ -107,7 +107,7 @@ type Membership struct {
 	failed    map[string]time.Time // gossip addresses of failed peers -> when they failed
 	foreign   map[string]bool      // foreign node names already logged
 
-	rejoinNow chan struct{} // a token asks rejoinLoop to run at once
+	rejoinNow chan struct{} // a token makes rejoinLoop run at once
 	quit      chan struct{}
 	stopOnce  sync.Once
 	wg        sync.WaitGroup
@@ -258,7 +258,7 @@ func (m *Membership) JoinSeeds() (int, error) {
 					ErrNameConflict, m.cfg.Node, addr)
 			}
 		}
-		return n, fmt.Errorf("%w: the cluster still lists %q at %s, which does not answer", errNameNotFree, m.cfg.Node, others[0])
+		return n, fmt.Errorf("%w: the cluster still lists %q at %s, which does not respond", errNameNotFree, m.cfg.Node, others[0])
 	}
 	if n == 0 {
 		return 0, m.joinError(err)
@@ -322,7 +322,7 @@ func (m *Membership) WaitJoined(timeout time.Duration) error {
 			return err
 		}
 		if !deadline.IsZero() && time.Now().After(deadline) {
-			return fmt.Errorf("no seed answered within %s: %w", timeout, err)
+			return fmt.Errorf("no seed responded within %s: %w", timeout, err)
 		}
 		if errors.Is(err, errNameNotFree) {
 			m.log.Warn("waiting for the cluster to declare this node's earlier process dead", "retry_in", delay, "err", err)
@@ -349,7 +349,7 @@ func (m *Membership) takeConflicts() []string {
 // minRejoinGap bounds how often RejoinSoon makes the node join again.
 const minRejoinGap = time.Second
 
-// RejoinSoon asks for a join of the seeds and failed peers now instead of
+// RejoinSoon requests a join of the seeds and failed peers now instead of
 // at the next RejoinInterval, for a worker that lost sight of its master.
 // Calls closer together than one second are merged.
 func (m *Membership) RejoinSoon() {

@@ -3,15 +3,16 @@
 // msgpack encoding, and the length-prefixed framing around them.
 //
 // A connection starts with the worker writing a 4-byte preamble ("LBD" and
-// the protocol version) and a Hello frame. The master answers with Welcome or
-// Reject. A master whose gossip is encrypted first sends a Challenge, which
-// the worker answers with Auth (see auth.go). After that both sides exchange frames until one closes the
-// connection. Each frame is:
+// the protocol version) and a Hello frame. The master responds with Welcome
+// or Reject. A master whose gossip is encrypted first sends a Challenge, and
+// the worker responds with Auth (see auth.go). After that both sides
+// exchange frames until one closes the connection. Each frame is:
 //
 //	uint32 big-endian length L | 1 byte message type | L-1 bytes msgpack body
 //
 // L counts the type byte and the body. A reader checks L against its maximum
-// before it reads or allocates the body.
+// before it reads anything else, and grows the body's buffer as its bytes
+// arrive.
 package wire
 
 // ProtocolVersion is the version that the preamble carries. A master rejects
@@ -24,15 +25,15 @@ type Type uint8
 // Message types. New types are appended; numbers are never reused.
 const (
 	TypeHello     Type = 1  // worker → master, first frame
-	TypeWelcome   Type = 2  // master → worker, answer to Hello
-	TypeReject    Type = 3  // master → worker, answer to Hello, then close
+	TypeWelcome   Type = 2  // master → worker, response to Hello
+	TypeReject    Type = 3  // master → worker, response to Hello, then close
 	TypeAssign    Type = 4  // master → worker
 	TypeResult    Type = 5  // worker → master
 	TypeCancel    Type = 6  // master → worker
 	TypeHeartbeat Type = 7  // both ways
 	TypeDrain     Type = 8  // both ways
 	TypeSlots     Type = 9  // worker → master, slot count or types changed
-	TypeChallenge Type = 10 // master → worker, answer to Hello when gossip is encrypted
+	TypeChallenge Type = 10 // master → worker, response to Hello when gossip is encrypted
 	TypeAuth      Type = 11 // worker → master, answer to Challenge
 )
 
@@ -145,7 +146,7 @@ type Result struct {
 	HandedBack bool
 }
 
-// Cancel asks the worker to stop an attempt. The worker still sends a Result
+// Cancel requests that the worker stop an attempt. The worker still sends a Result
 // for it, which the master ignores.
 type Cancel struct {
 	_struct struct{} `codec:",toarray"`
