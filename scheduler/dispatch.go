@@ -13,7 +13,7 @@ import (
 func (s *Scheduler) dispatchLocked(t *task) {
 	l := s.enqueueLocked(t)
 	if !l.queue.paused && l.free.Len() > 0 {
-		s.fillLocked(l.free.ws[0])
+		s.fillLocked(l.free.top())
 	}
 }
 

@@ -65,13 +65,24 @@ func (h *taskHeap) Pop() any {
 // loaded first (busy/slots), then the one that got a task longest ago.
 type workerHeap struct {
 	lane *lane
-	ws   []*worker
+	ws   []*laneSlot
+}
+
+// laneSlot is a worker's place in the free heap of one of its lanes. The
+// worker keeps its slots beside its lanes, so that moving it in every heap
+// after its load changed costs no lookup.
+type laneSlot struct {
+	w   *worker
+	idx int // position in the lane's free heap, -1 when not in it
 }
 
 func (h *workerHeap) Len() int { return len(h.ws) }
 
+// top returns the least loaded free worker; the heap must not be empty.
+func (h *workerHeap) top() *worker { return h.ws[0].w }
+
 func (h *workerHeap) Less(i, j int) bool {
-	a, b := h.ws[i], h.ws[j]
+	a, b := h.ws[i].w, h.ws[j].w
 	la, lb := a.busy*b.slots, b.busy*a.slots
 	if la != lb {
 		return la < lb
@@ -81,23 +92,23 @@ func (h *workerHeap) Less(i, j int) bool {
 
 func (h *workerHeap) Swap(i, j int) {
 	h.ws[i], h.ws[j] = h.ws[j], h.ws[i]
-	h.ws[i].heapIndex[h.lane] = i
-	h.ws[j].heapIndex[h.lane] = j
+	h.ws[i].idx = i
+	h.ws[j].idx = j
 }
 
 func (h *workerHeap) Push(x any) {
-	w := x.(*worker)
-	w.heapIndex[h.lane] = len(h.ws)
-	h.ws = append(h.ws, w)
+	sl := x.(*laneSlot)
+	sl.idx = len(h.ws)
+	h.ws = append(h.ws, sl)
 }
 
 func (h *workerHeap) Pop() any {
 	n := len(h.ws) - 1
-	w := h.ws[n]
+	sl := h.ws[n]
 	h.ws[n] = nil
 	h.ws = h.ws[:n]
-	delete(w.heapIndex, h.lane)
-	return w
+	sl.idx = -1
+	return sl
 }
 
 // worker is the scheduler's view of one connected worker. Guarded by
@@ -116,7 +127,6 @@ type worker struct {
 	lastAssign uint64 // assignment counter value at its last assignment
 	sender     Sender
 	running    map[string]*task // task id -> task whose current attempt runs here
-	heapIndex  map[*lane]int    // lane -> index in that lane's free heap
 	removed    bool
 }
 
@@ -128,7 +138,8 @@ type workerQueue struct {
 	// weight on each pick among the queues that have tasks, and the queue
 	// picked loses the sum of the weights in that pick.
 	current int
-	lanes   []*lane // one per task type of the worker
+	lanes   []*lane     // one per task type of the worker
+	slots   []*laneSlot // the worker's place in each lane's free heap
 }
 
 func (w *worker) available() bool {
@@ -139,16 +150,17 @@ func (w *worker) available() bool {
 // heap of each of its lanes after its load or state changed. It costs
 // O(queues × types × log workers) for the worker's own queues and types.
 func (s *Scheduler) reindexLocked(w *worker) {
+	available := w.available()
 	for _, wq := range w.queues {
-		for _, l := range wq.lanes {
-			i, present := w.heapIndex[l]
+		for j, l := range wq.lanes {
+			sl := wq.slots[j]
 			switch {
-			case w.available() && present:
-				heap.Fix(&l.free, i)
-			case w.available():
-				heap.Push(&l.free, w)
-			case present:
-				heap.Remove(&l.free, i)
+			case available && sl.idx >= 0:
+				heap.Fix(&l.free, sl.idx)
+			case available:
+				heap.Push(&l.free, sl)
+			case sl.idx >= 0:
+				heap.Remove(&l.free, sl.idx)
 			}
 		}
 	}
@@ -159,8 +171,10 @@ func (s *Scheduler) reindexLocked(w *worker) {
 func (s *Scheduler) bindLanesLocked(w *worker) {
 	for _, wq := range w.queues {
 		wq.lanes = wq.lanes[:0]
+		wq.slots = wq.slots[:0]
 		for _, typ := range w.types {
 			wq.lanes = append(wq.lanes, s.laneLocked(wq.q.name, typ))
+			wq.slots = append(wq.slots, &laneSlot{w: w, idx: -1})
 		}
 	}
 }

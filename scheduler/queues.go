@@ -148,7 +148,7 @@ func (s *Scheduler) Resume(name string) error {
 	s.log.Info("queue resumed", "queue", name, "queued", q.queued)
 	for _, l := range q.lanes {
 		for l.tasks.Len() > 0 && l.free.Len() > 0 {
-			w := l.free.ws[0]
+			w := l.free.top()
 			busy := w.busy
 			s.fillLocked(w)
 			if w.busy == busy {

@@ -53,16 +53,15 @@ func (s *Scheduler) AddWorker(spec WorkerSpec, sender Sender) (*WorkerHandle, []
 	}
 
 	w := &worker{
-		name:      spec.Name,
-		addr:      spec.Addr,
-		slots:     spec.Slots,
-		types:     slices.Clone(spec.Types),
-		strict:    spec.StrictOrder,
-		draining:  spec.Draining,
-		since:     time.Now(),
-		sender:    sender,
-		running:   make(map[string]*task),
-		heapIndex: make(map[*lane]int),
+		name:     spec.Name,
+		addr:     spec.Addr,
+		slots:    spec.Slots,
+		types:    slices.Clone(spec.Types),
+		strict:   spec.StrictOrder,
+		draining: spec.Draining,
+		since:    time.Now(),
+		sender:   sender,
+		running:  make(map[string]*task),
 	}
 	for _, qw := range queues {
 		w.queues = append(w.queues, &workerQueue{q: s.queueLocked(qw.Name), weight: qw.Weight})
