@@ -5,10 +5,15 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// netSeq tells apart the networks of one test process, so that tests in
+// parallel get their own names and subnets.
+var netSeq atomic.Int32
 
 // Net is a private network of network namespaces: one namespace per test
 // host, each with an address on a bridge that lives in a namespace of its
@@ -35,10 +40,11 @@ func NewNet(t testing.TB) *Net {
 		t.Skip("network namespaces need the ip command (Debian package iproute2)")
 	}
 	id := os.Getpid() % 10000
+	seq := netSeq.Add(1) % 10
 	n := &Net{
 		t:      t,
-		prefix: fmt.Sprintf("lbdt%d", id),
-		subnet: fmt.Sprintf("10.213.%d", id%250),
+		prefix: fmt.Sprintf("lbdt%d%d", id, seq),
+		subnet: fmt.Sprintf("10.%d.%d", 200+seq, id%250),
 		hosts:  map[string]int{},
 	}
 	n.sw = n.prefix + "sw"
