@@ -154,7 +154,8 @@ func (s *taskServer) handshake(nc net.Conn) *workerConn {
 		return nil
 	}
 
-	if err := s.authenticate(conn, hello); err != nil {
+	authKey, err := s.authenticate(conn, hello)
+	if err != nil {
 		s.log.Warn("task connection rejected: authentication failed", "worker", hello.Node, "remote", remote, "err", err)
 		s.countConnError()
 		conn.Send(wire.TypeReject, &wire.Reject{Reason: "authentication failed: give the worker the cluster's gossip key (encrypt or keyring_file)"})
@@ -163,7 +164,7 @@ func (s *taskServer) handshake(nc net.Conn) *workerConn {
 		return nil
 	}
 
-	wc, err := s.admit(conn, hello, remote)
+	wc, err := s.admit(conn, hello, remote, authKey)
 	if err != nil {
 		s.log.Warn("worker rejected", "worker", hello.Node, "remote", remote, "err", err)
 		s.countConnError()
@@ -196,41 +197,44 @@ func readHello(conn *wire.Conn) (*wire.Hello, error) {
 // authenticate sends a Challenge and checks the worker's Auth against
 // every gossip key, so that workers on either side of a key rotation get
 // in. It does nothing when gossip is not encrypted.
-func (s *taskServer) authenticate(conn *wire.Conn, h *wire.Hello) error {
+// It returns the key that the worker's Auth matched, nil without
+// encryption.
+func (s *taskServer) authenticate(conn *wire.Conn, h *wire.Hello) ([]byte, error) {
 	if s.keys == nil {
-		return nil
+		return nil, nil
 	}
 	keys := s.keys()
 	if len(keys) == 0 {
-		return nil
+		return nil, nil
 	}
 	nonce, err := wire.NewNonce()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := conn.Send(wire.TypeChallenge, &wire.Challenge{Nonce: nonce}); err != nil {
-		return fmt.Errorf("send challenge: %w", err)
+		return nil, fmt.Errorf("send challenge: %w", err)
 	}
 	typ, body, err := conn.Recv()
 	if err != nil {
-		return fmt.Errorf("read auth: %w", err)
+		return nil, fmt.Errorf("read auth: %w", err)
 	}
 	if typ != wire.TypeAuth {
-		return fmt.Errorf("response to the challenge is a %s frame, expected auth: the worker has no gossip key or runs an older lbd", typ)
+		return nil, fmt.Errorf("response to the challenge is a %s frame, expected auth: the worker has no gossip key or runs an older lbd", typ)
 	}
 	var auth wire.Auth
 	if err := conn.Decode(body, &auth); err != nil {
-		return err
+		return nil, err
 	}
-	if !wire.VerifyAuth(keys, nonce, h.Node, auth.MAC) {
-		return errors.New("the worker's auth matches no key of the gossip keyring: its encrypt or keyring_file differs from the master's")
+	key := wire.MatchAuth(keys, nonce, h.Node, auth.MAC)
+	if key == nil {
+		return nil, errors.New("the worker's auth matches no key of the gossip keyring: its encrypt or keyring_file differs from the master's")
 	}
-	return nil
+	return key, nil
 }
 
 // admit checks that the worker is a gossip member, registers it with the
 // scheduler and sends Welcome.
-func (s *taskServer) admit(conn *wire.Conn, h *wire.Hello, remote string) (*workerConn, error) {
+func (s *taskServer) admit(conn *wire.Conn, h *wire.Hello, remote string, authKey []byte) (*workerConn, error) {
 	if err := s.waitMember(h, remote); err != nil {
 		return nil, err
 	}
@@ -264,6 +268,14 @@ func (s *taskServer) admit(conn *wire.Conn, h *wire.Hello, remote string) (*work
 		Master:            s.node,
 		HeartbeatInterval: int64(s.hbEvery),
 		HeartbeatTimeout:  int64(s.hbTimeout),
+	}
+	if authKey != nil && len(h.Nonce) == wire.NonceSize {
+		proof, err := wire.MasterProof(authKey, h.Nonce, h.Node)
+		if err != nil {
+			s.sched.RemoveWorker(handle, "master proof failed: "+err.Error())
+			return nil, err
+		}
+		welcome.Proof = proof
 	}
 	for _, r := range stale {
 		welcome.Stale = append(welcome.Stale, wire.AttemptRef{TaskID: r.ID, Attempt: r.Attempt})

@@ -58,12 +58,42 @@ func AuthMAC(gossipKey, nonce []byte, node string) ([]byte, error) {
 // VerifyAuth reports whether mac is AuthMAC of any of keys, in constant
 // time per key.
 func VerifyAuth(keys [][]byte, nonce []byte, node string, mac []byte) bool {
-	ok := false
+	return MatchAuth(keys, nonce, node, mac) != nil
+}
+
+// MatchAuth returns the key of keys whose AuthMAC is mac, or nil. Every
+// key is tried, so the time does not depend on which one matches.
+func MatchAuth(keys [][]byte, nonce []byte, node string, mac []byte) []byte {
+	var match []byte
 	for _, k := range keys {
 		want, err := AuthMAC(k, nonce, node)
-		if err == nil && hmac.Equal(want, mac) {
-			ok = true
+		if err == nil && hmac.Equal(want, mac) && match == nil {
+			match = k
 		}
 	}
-	return ok
+	return match
+}
+
+// proofInfo derives the master's proof key, apart from the worker's.
+const proofInfo = "lbd task connection master proof v1"
+
+// MasterProof returns HMAC-SHA256(K', workerNonce || node), where K' is
+// derived from gossipKey with HKDF-SHA256 under another label than
+// AuthMAC's key, so that neither side's MAC can stand in for the other's.
+func MasterProof(gossipKey, workerNonce []byte, node string) ([]byte, error) {
+	k, err := hkdf.Key(sha256.New, gossipKey, nil, proofInfo, sha256.Size)
+	if err != nil {
+		return nil, fmt.Errorf("derive master proof key: %w", err)
+	}
+	mac := hmac.New(sha256.New, k)
+	mac.Write(workerNonce)
+	mac.Write([]byte(node))
+	return mac.Sum(nil), nil
+}
+
+// VerifyMasterProof reports whether proof is MasterProof of workerNonce
+// under gossipKey.
+func VerifyMasterProof(gossipKey, workerNonce []byte, node string, proof []byte) bool {
+	want, err := MasterProof(gossipKey, workerNonce, node)
+	return err == nil && hmac.Equal(want, proof)
 }

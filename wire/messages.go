@@ -97,6 +97,10 @@ type Hello struct {
 	Queues []QueueWeight
 	// StrictOrder serves Queues in list order instead of by weight.
 	StrictOrder bool
+
+	// Nonce is NonceSize random bytes from a worker that has a gossip key.
+	// The master proves in Welcome.Proof that it holds the key too.
+	Nonce []byte
 }
 
 // Welcome accepts a worker. Stale lists attempts from Hello.Running that
@@ -108,6 +112,10 @@ type Welcome struct {
 	HeartbeatInterval int64  // nanoseconds between heartbeats the worker sends
 	HeartbeatTimeout  int64  // nanoseconds of silence after which the master drops the worker
 	Stale             []AttemptRef
+
+	// Proof is MasterProof of Hello.Nonce under the key that the worker's
+	// Auth matched, when the worker sent a nonce.
+	Proof []byte
 }
 
 // Reject refuses a worker. The master closes the connection after it.

@@ -45,8 +45,39 @@ func TestWorkerAnswersChallenge(t *testing.T) {
 	}
 	_ = c.conn.SetReadDeadline(time.Time{})
 
-	c.welcome(t, welcomeOptions{})
+	c.welcome(t, welcomeOptions{proofKey: key})
 	waitUntil(t, "worker connected after auth", func() bool { return w.Stats().Connected })
+}
+
+func TestWorkerRejectsMasterWithoutProof(t *testing.T) {
+	logger, read := testLogger(t)
+	key := bytes.Repeat([]byte{7}, 32)
+	cfg := authConfig(key)
+	cfg.Logger = logger
+	m := newTestMaster(t)
+	w := startWorker(t, m, cfg)
+	c := m.accept(t)
+	if len(c.hello.Nonce) != wire.NonceSize {
+		t.Fatalf("hello nonce of %d bytes, want %d from a worker with a key", len(c.hello.Nonce), wire.NonceSize)
+	}
+
+	// An impostor can make the worker answer its challenge, but it cannot
+	// prove the key in Welcome: here it proves another key.
+	nonce, _ := wire.NewNonce()
+	c.send(t, wire.TypeChallenge, &wire.Challenge{Nonce: nonce})
+	_ = c.conn.SetReadDeadline(time.Now().Add(waitLimit))
+	if typ, _, err := c.conn.Recv(); err != nil || typ != wire.TypeAuth {
+		t.Fatalf("worker answered the challenge with %s, %v; want auth", typ, err)
+	}
+	_ = c.conn.SetReadDeadline(time.Time{})
+	c.welcome(t, welcomeOptions{proofKey: bytes.Repeat([]byte{8}, 32)})
+
+	waitUntil(t, "log names the missing proof", func() bool {
+		return strings.Contains(read(), "did not prove that it holds the gossip key")
+	})
+	if w.Stats().Connected {
+		t.Error("worker counts itself connected to a master that proved no key")
+	}
 }
 
 func TestWorkerWithoutKeyRefusesChallenge(t *testing.T) {

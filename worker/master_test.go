@@ -147,7 +147,8 @@ type welcomeOptions struct {
 	interval time.Duration // default 100ms
 	timeout  time.Duration // default 2s
 	stale    []wire.AttemptRef
-	silent   bool // send no heartbeats
+	silent   bool   // send no heartbeats
+	proofKey []byte // gossip key to prove in Welcome.Proof; nil sends none
 }
 
 // welcome accepts the worker and starts reading its frames.
@@ -164,6 +165,13 @@ func (c *masterConn) welcome(t *testing.T, opts welcomeOptions) {
 		HeartbeatInterval: int64(opts.interval),
 		HeartbeatTimeout:  int64(opts.timeout),
 		Stale:             opts.stale,
+	}
+	if opts.proofKey != nil {
+		proof, err := wire.MasterProof(opts.proofKey, c.hello.Nonce, c.hello.Node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg.Proof = proof
 	}
 	c.send(t, wire.TypeWelcome, &msg)
 	go c.readLoop()

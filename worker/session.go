@@ -177,6 +177,14 @@ func (w *Worker) handshake(conn *wire.Conn, addr string) (wire.Welcome, error) {
 	w.mu.Lock()
 	hello := w.helloLocked()
 	w.mu.Unlock()
+	key := w.gossipKey()
+	if key != nil {
+		nonce, err := wire.NewNonce()
+		if err != nil {
+			return welcome, err
+		}
+		hello.Nonce = nonce
+	}
 	if err := conn.Send(wire.TypeHello, &hello); err != nil {
 		return welcome, fmt.Errorf("send hello to master %s: %w", addr, err)
 	}
@@ -185,7 +193,6 @@ func (w *Worker) handshake(conn *wire.Conn, addr string) (wire.Welcome, error) {
 	if err != nil {
 		return welcome, err
 	}
-	key := w.gossipKey()
 	if typ == wire.TypeChallenge {
 		if typ, body, err = w.answerChallenge(conn, addr, body, key); err != nil {
 			return welcome, err
@@ -203,6 +210,9 @@ func (w *Worker) handshake(conn *wire.Conn, addr string) (wire.Welcome, error) {
 			return welcome, fmt.Errorf(
 				"invalid welcome from master %s: heartbeat interval %s and timeout %s must be positive",
 				addr, time.Duration(welcome.HeartbeatInterval), time.Duration(welcome.HeartbeatTimeout))
+		}
+		if key != nil && !wire.VerifyMasterProof(key, hello.Nonce, w.cfg.Node, welcome.Proof) {
+			return welcome, fmt.Errorf("master %s did not prove that it holds the gossip key: it may be an impostor, or its encrypt or keyring_file differs from this worker's", addr)
 		}
 		return welcome, nil
 	case wire.TypeReject:
