@@ -199,7 +199,7 @@ func (a *Agent) Stop(ctx context.Context) error {
 	return node.Stop(ctx)
 }
 
-// Run starts the agent and stops it when ctx ends or the master asks it to
+// Run starts the agent and stops it when ctx ends or the master requests it to
 // drain.
 func (a *Agent) Run(ctx context.Context) error {
 	if err := a.Start(ctx); err != nil {

@@ -11,11 +11,11 @@ import (
 // cluster endpoints read: its gossip view and its task connections. Its
 // methods must be safe for concurrent use.
 type ClusterView interface {
-	// Members returns every node that gossip knows, the master included.
+	// Members returns every node in the master's gossip view, the master included.
 	// Busy, Connected and Draining are left for the API to fill.
 	Members() []Member
 
-	// Drain asks the named worker to drain over its task connection. It
+	// Drain requests that the named worker drain over its task connection. It
 	// returns false when no worker of that name is connected.
 	Drain(node string) bool
 }

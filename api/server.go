@@ -69,7 +69,7 @@ type Options struct {
 	Version string
 
 	// Cluster serves GET /v1/members and POST /v1/workers/{node}/drain;
-	// nil makes them answer 501.
+	// nil makes them return 501.
 	Cluster ClusterView
 
 	// History serves GET /v1/history; nil serves no samples.
@@ -99,7 +99,7 @@ type Server struct {
 	token    *tokenHash // SHA-256 of Options.Token; nil when the API has no token
 
 	// drained ends when SetDraining is called, so that ?wait requests
-	// answer at once and a stopping master does not wait for them.
+	// return at once and a stopping master does not wait for them.
 	drained    context.Context
 	endWaiters context.CancelFunc
 }

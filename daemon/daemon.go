@@ -178,8 +178,8 @@ func (n *Node) Stop(ctx context.Context) error {
 	return n.stopErr
 }
 
-// Run starts a node, tells the service manager it is ready, reloads on
-// opts.Hangup and stops the node when ctx ends or the node asks to stop.
+// Run starts a node, notifies the service manager that it is ready, reloads on
+// opts.Hangup and stops the node when ctx ends or the node requests a stop.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	n, err := Start(ctx, cfg, opts)
 	if errors.Is(err, errStoppedBeforeJoin) {

@@ -123,7 +123,7 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 		ReadHeaderTimeout: 10 * time.Second,
 		// A body has this long to arrive, so that clients that trickle
 		// bytes cannot hold connections open. There is no write timeout:
-		// ?wait requests hold their answer for up to five minutes.
+		// ?wait requests hold their response for up to five minutes.
 		ReadTimeout: 2 * time.Minute,
 		IdleTimeout: 2 * time.Minute,
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),

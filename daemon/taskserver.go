@@ -370,7 +370,7 @@ func (s *taskServer) dropWorker(name, reason string, at time.Time) {
 	}
 }
 
-// sendDrain asks the named worker to drain. It reports whether the worker
+// sendDrain requests that the named worker drain. It reports whether the worker
 // is connected.
 func (s *taskServer) sendDrain(name, reason string) bool {
 	s.mu.Lock()

@@ -123,7 +123,7 @@ func startWorkerWith(ctx context.Context, cfg *config.Config, handlers map[strin
 // still tried to join; Run treats it as a clean stop.
 var errStoppedBeforeJoin = errors.New("stopped before joining the cluster")
 
-// waitJoined joins the seeds until one answers or ctx ends.
+// waitJoined joins the seeds until one responds or ctx ends.
 func waitJoined(ctx context.Context, m *membership.Membership) error {
 	joined := make(chan error, 1)
 	go func() { joined <- m.WaitJoined(0) }()
@@ -138,7 +138,7 @@ func waitJoined(ctx context.Context, m *membership.Membership) error {
 }
 
 // masterAddr returns the master's task address from gossip. While gossip
-// knows no master, it asks for an early re-join of the seeds, so that a
+// lists no master, it requests an early re-join of the seeds, so that a
 // master that restarted is found within seconds.
 func (wn *workerNode) masterAddr() string {
 	addr := wn.members.MasterTaskAddr()

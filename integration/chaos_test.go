@@ -117,8 +117,8 @@ func TestWorkerStoppedLongWrittenOff(t *testing.T) {
 	if final.Status != "succeeded" || final.Worker != second.Worker {
 		t.Errorf("task = %s on %s, want succeeded on %s", final.Status, final.Worker, second.Worker)
 	}
-	// The resumed worker rejoins and is told its attempt is stale; it must
-	// not overwrite the recorded result.
+	// The resumed worker rejoins and learns from Welcome that its attempt
+	// is stale, so it must not overwrite the recorded result.
 	api.WaitWorkers(t, 2, 20*time.Second)
 	time.Sleep(time.Second)
 	again := api.Get(t, id)

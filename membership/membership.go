@@ -113,12 +113,12 @@ type Membership struct {
 	wg        sync.WaitGroup
 }
 
-// LANConfig returns the memberlist settings lbd uses: memberlist's LAN
-// profile (1 s probe interval, 500 ms probe timeout, suspicion of
-// 4 × log10(N) probe intervals, at least 4 s) with a dead node's name
-// reclaimable after 1 s, so that a node restarted at a new address is a
-// member again within seconds instead of after the 30 s that dead nodes are
-// otherwise remembered.
+// LANConfig returns the memberlist settings lbd uses. They are memberlist's
+// LAN profile: a 1 s probe interval, a 500 ms probe timeout and a suspicion
+// of 4 × log10(N) probe intervals, at least 4 s. lbd adds a dead node's name
+// becoming reclaimable after 1 s, so that a node restarted at a new address
+// is a member again within seconds instead of after the 30 s that dead
+// nodes are otherwise remembered.
 func LANConfig() *memberlist.Config {
 	c := memberlist.DefaultLANConfig()
 	c.DeadNodeReclaimTime = time.Second
@@ -240,7 +240,7 @@ func bindError(bind string, err error) error {
 	return fmt.Errorf("start gossip on %s: %w", bind, err)
 }
 
-// JoinSeeds joins the configured seeds once and returns how many answered.
+// JoinSeeds joins the configured seeds once and returns how many responded.
 // A node with no seeds is the first node of its cluster and returns 0, nil.
 // When gossip reports another node under this node's name, JoinSeeds
 // probes that node's address: a live node there is an ErrNameConflict; a
@@ -253,7 +253,7 @@ func (m *Membership) JoinSeeds() (int, error) {
 	n, err := m.ml.Join(m.cfg.Join)
 	if others := m.takeConflicts(); len(others) > 0 {
 		for _, addr := range others {
-			if answers(addr) {
+			if listening(addr) {
 				return n, fmt.Errorf("%w: node name %q is already used by a live node at %s: give this node another name with -node (LBD_NODE, key node)",
 					ErrNameConflict, m.cfg.Node, addr)
 			}
@@ -267,9 +267,9 @@ func (m *Membership) JoinSeeds() (int, error) {
 }
 
 // joinError wraps the error of a join that no seed accepted. A seed that
-// cannot decrypt this node's gossip closes the connection without saying
-// why, so when the error text does not name encryption, a seed that
-// answered and then hung up is reported as a possible key mismatch.
+// cannot decrypt this node's gossip closes the connection without giving a
+// reason, so when the error text does not name encryption, a seed that
+// responded and then hung up is reported as a possible key mismatch.
 func (m *Membership) joinError(err error) error {
 	if err != nil && isKeyMismatch(err.Error()) {
 		return fmt.Errorf("%w: join %v: %w: %s", ErrKeyMismatch, m.cfg.Join, err, keyMismatchHint)
@@ -281,18 +281,18 @@ func (m *Membership) joinError(err error) error {
 	return fmt.Errorf("join %v: %w", m.cfg.Join, err)
 }
 
-// isHangUp reports whether a join error text says that the peer closed
+// isHangUp reports whether a join error's text reports that the peer closed
 // the connection.
 func isHangUp(text string) bool {
 	return strings.Contains(text, "EOF") || strings.Contains(text, "connection reset by peer")
 }
 
 // errNameNotFree means that the cluster still lists this node's name at an
-// address where nothing answers, typically this node before a restart.
+// address where nothing responds, typically this node before a restart.
 var errNameNotFree = errors.New("node name not yet free")
 
-// answers reports whether a gossip TCP listener accepts connections at addr.
-func answers(addr string) bool {
+// listening reports whether a gossip TCP listener accepts connections at addr.
+func listening(addr string) bool {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return false
@@ -450,7 +450,7 @@ func (m *Membership) hasMasterLocked() bool {
 // never closed; a slow reader delays no gossip because events queue.
 func (m *Membership) Events() <-chan Event { return m.events.out }
 
-// Members returns every node that gossip knows, this one included.
+// Members returns every node in this node's gossip view, this one included.
 func (m *Membership) Members() []Member {
 	nodes := m.ml.Members()
 	out := make([]Member, 0, len(nodes))
@@ -521,7 +521,7 @@ func (m *Membership) UpdateMeta(meta wire.Meta) error {
 	return m.ml.UpdateNode(5 * time.Second)
 }
 
-// Leave tells the cluster this node leaves, waiting up to timeout for the
+// Leave broadcasts that this node leaves the cluster, waiting up to timeout for the
 // message to spread, then stops gossip. Safe to call more than once.
 func (m *Membership) Leave(timeout time.Duration) error {
 	var err error

@@ -193,7 +193,7 @@ func (s *Scheduler) Purge(name string) (int, error) {
 	return len(victims), nil
 }
 
-// Queues returns a snapshot of every queue the scheduler knows (configured,
+// Queues returns a snapshot of every queue the scheduler tracks (configured,
 // submitted to, served by a worker or paused), sorted by name.
 func (s *Scheduler) Queues() []Queue {
 	s.mu.Lock()

@@ -34,7 +34,7 @@ const (
 	TypeDrain     Type = 8  // both ways
 	TypeSlots     Type = 9  // worker → master, slot count or types changed
 	TypeChallenge Type = 10 // master → worker, response to Hello when gossip is encrypted
-	TypeAuth      Type = 11 // worker → master, answer to Challenge
+	TypeAuth      Type = 11 // worker → master, response to Challenge
 )
 
 // String returns the message type's name for logs and errors.
@@ -125,8 +125,8 @@ type Reject struct {
 	Reason string
 }
 
-// Assign hands one attempt of a task to the worker. The worker must answer
-// it with exactly one Result of the same TaskID and Attempt.
+// Assign hands one attempt of a task to the worker. The worker must respond
+// to it with exactly one Result of the same TaskID and Attempt.
 type Assign struct {
 	_struct struct{} `codec:",toarray"`
 
@@ -170,20 +170,20 @@ type Heartbeat struct {
 	Running int // attempts the sending worker runs; 0 from the master
 
 	// Results, from the master, counts the Result frames it has processed
-	// on this connection. It acknowledges them: the worker forgets the
+	// on this connection. It acknowledges them: the worker drops the
 	// first Results results that it sent on the connection.
 	Results uint64
 }
 
-// Drain from the master asks the worker to drain: finish its running tasks
-// and leave. Drain from the worker tells the master to assign it nothing more.
+// Drain from the master requests that the worker drain: finish its running tasks
+// and leave. Drain from the worker informs the master to assign it nothing more.
 type Drain struct {
 	_struct struct{} `codec:",toarray"`
 
 	Reason string
 }
 
-// Slots tells the master that the worker's slot count or task types changed,
+// Slots informs the master that the worker's slot count or task types changed,
 // for example after a configuration reload.
 type Slots struct {
 	_struct struct{} `codec:",toarray"`

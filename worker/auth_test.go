@@ -61,7 +61,7 @@ func TestWorkerRejectsMasterWithoutProof(t *testing.T) {
 		t.Fatalf("hello nonce of %d bytes, want %d from a worker with a key", len(c.hello.Nonce), wire.NonceSize)
 	}
 
-	// An impostor can make the worker answer its challenge, but it cannot
+	// An impostor can make the worker respond to its challenge, but it cannot
 	// prove the key in Welcome: here it proves another key.
 	nonce, _ := wire.NewNonce()
 	c.send(t, wire.TypeChallenge, &wire.Challenge{Nonce: nonce})

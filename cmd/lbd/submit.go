@@ -387,7 +387,7 @@ func sendBatches(ctx context.Context, c *client.Client, batch int, name string, 
 var batchIndex = regexp.MustCompile(`^tasks\[(\d+)\]\.?`)
 
 // batchError describes the failure of the batch tasks[start:end]. It points
-// to the line at fault when the master named one, and tells how many tasks
+// to the line at fault when the master named one, and reports how many tasks
 // before the batch were submitted.
 func batchError(name string, tasks []fileTask, start, end int, err error) error {
 	msg := err.Error()

@@ -50,7 +50,7 @@ type TaskRequest struct {
 var httpClient = &http.Client{Timeout: 2 * time.Minute}
 
 // Do sends a request with a JSON body (nil for none) and decodes a JSON
-// answer into out (nil to skip). It returns the status code.
+// response into out (nil to skip). It returns the status code.
 func (a *API) Do(method, path string, body, out any) (int, error) {
 	var r io.Reader
 	if body != nil {
@@ -76,7 +76,7 @@ func (a *API) Do(method, path string, body, out any) (int, error) {
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("decode %s %s answer %q: %w", method, path, data, err)
+			return resp.StatusCode, fmt.Errorf("decode %s %s response %q: %w", method, path, data, err)
 		}
 	}
 	return resp.StatusCode, nil

@@ -11,13 +11,13 @@ import (
 	"time"
 )
 
-// netSeq tells apart the networks of one test process, so that tests in
+// netSeq distinguishes the networks of one test process, so that tests in
 // parallel get their own names and subnets.
 var netSeq atomic.Int32
 
 // Net is a private network of network namespaces: one namespace per test
 // host, each with an address on a bridge that lives in a namespace of its
-// own (so the host's firewall never sees the traffic), and one address for
+// own (so the host's firewall never filters the traffic), and one address for
 // the test process itself. Cut and Heal take a host's link down and up,
 // which drops its packets without closing any connection.
 type Net struct {

@@ -77,7 +77,7 @@ func (l *LBD) Name() string {
 	return "lbd memory"
 }
 
-// StartMaster starts the master process and waits until its API answers.
+// StartMaster starts the master process and waits until its API responds.
 func (l *LBD) StartMaster(ctx context.Context) error {
 	p, err := l.SpawnMaster(ctx)
 	if err != nil {
