@@ -102,7 +102,12 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("take a screenshot: %v", err)
 	}
-	if err := chromedp.Do(bctx, chromedp.Click(cancelButton)); err != nil {
+	// As with Pause below, the click happens in the page, because a redraw
+	// can replace the button between finding and clicking it.
+	clickIn := func(sel string) string {
+		return `(() => { const b = document.querySelector('` + sel + `'); if (b) b.click(); return !!b })()`
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](clickIn(cancelButton))); err != nil {
 		t.Fatalf("click Cancel: %v", err)
 	}
 
@@ -126,13 +131,20 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 
 	// The queues table lists the default queue, and its Pause button
-	// pauses it.
+	// pauses it. The page redraws the table every 2 s, which can replace
+	// the button between finding and clicking it, so the click happens in
+	// the page and is repeated until the master reports the pause; a second
+	// pause is harmless.
 	pauseButton := `#queues tr[data-queue="default"] button[data-op="pause"]`
-	if err := chromedp.Do(bctx, chromedp.WaitVisible(pauseButton), chromedp.Click(pauseButton)); err != nil {
-		t.Fatalf("click Pause on the default queue: %v", err)
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(pauseButton)); err != nil {
+		t.Fatalf("wait for Pause on the default queue: %v", err)
 	}
+	clickPause := clickIn(pauseButton)
 	paused := false
 	for deadline := time.Now().Add(10 * time.Second); !paused && time.Now().Before(deadline); {
+		if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](clickPause)); err != nil {
+			t.Fatalf("click Pause on the default queue: %v", err)
+		}
 		queues, err := c.Queues(ctx)
 		for _, q := range queues {
 			paused = paused || err == nil && q.Name == "default" && q.Paused
