@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -152,6 +153,11 @@ func (c *Conn) Send(t Type, v any) error {
 func (c *Conn) writeLoop() {
 	defer close(c.done)
 	for range c.wake {
+		// Frames are often sent by several goroutines that became runnable
+		// together, such as handlers that finish at the same time. Yielding
+		// once lets them queue their frames first, so that one write
+		// carries them all instead of one write each.
+		runtime.Gosched()
 		c.mu.Lock()
 		buf := c.pending
 		c.pending = c.spare[:0]

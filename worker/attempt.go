@@ -48,7 +48,7 @@ func (k attemptKey) ref() wire.AttemptRef {
 	return wire.AttemptRef{TaskID: k.taskID, Attempt: k.attempt}
 }
 
-// attempt is one assigned attempt. The fields after cancel are guarded by
+// attempt is one assigned attempt. The fields after ctx are guarded by
 // Worker.mu.
 type attempt struct {
 	key     attemptKey
@@ -56,26 +56,42 @@ type attempt struct {
 	timeout time.Duration
 	started time.Time
 	cancel  context.CancelCauseFunc
+	ctx     context.Context // the handler's context, done when the attempt stops
 
-	reported bool // the Result was queued, or dropped because the attempt is stale
-	stale    bool // the master wrote the attempt off: its Result is dropped
+	timer    *time.Timer // fires at the timeout; nil without one
+	stuck    *time.Timer // fires stuckGrace after the attempt was stopped
+	returned bool        // the handler returned
+	reported bool        // the Result was queued, or dropped because the attempt is stale
+	stale    bool        // the master wrote the attempt off: its Result is dropped
 }
+
+// deadlineContext gives an attempt's context the deadline of its timeout.
+// The timeout itself is a timer of the attempt (see stopLocked): a context
+// made by context.WithDeadline would register as a child of the attempt's
+// cancel context, which costs a map per attempt.
+type deadlineContext struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c deadlineContext) Deadline() (time.Time, bool) { return c.deadline, true }
 
 // handleAssign starts the attempt, or hands it back at once when the worker
 // cannot run it now.
 func (w *Worker) handleAssign(msg wire.Assign) {
 	key := attemptKey{taskID: msg.TaskID, attempt: msg.Attempt}
-	log := w.log.With("task_id", msg.TaskID, "attempt", msg.Attempt)
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, dup := w.byRef[key]; dup {
-		log.Warn("ignoring a second assign of an attempt that is already running", "type", msg.Type)
+		w.log.Warn("ignoring a second assign of an attempt that is already running",
+			"task_id", msg.TaskID, "attempt", msg.Attempt, "type", msg.Type)
 		return
 	}
 	handler, reason := w.admitLocked(msg.Type)
 	if reason != "" {
-		log.Warn("handing back assignment", "type", msg.Type, "reason", reason)
+		w.log.Warn("handing back assignment",
+			"task_id", msg.TaskID, "attempt", msg.Attempt, "type", msg.Type, "reason", reason)
 		w.deliverLocked(wire.Result{
 			TaskID:     msg.TaskID,
 			Attempt:    msg.Attempt,
@@ -93,10 +109,16 @@ func (w *Worker) handleAssign(msg wire.Assign) {
 		started: time.Now(),
 		cancel:  cancel,
 	}
+	if a.timeout > 0 {
+		ctx = deadlineContext{Context: ctx, deadline: a.started.Add(a.timeout)}
+		a.timer = time.AfterFunc(a.timeout, func() { w.timedOut(a) })
+	}
+	a.ctx = withTaskInfo(ctx, TaskInfo{ID: msg.TaskID, Attempt: msg.Attempt, Type: msg.Type})
 	w.attempts[a] = struct{}{}
 	w.byRef[key] = a
-	log.Debug("attempt started", "type", msg.Type, "timeout", a.timeout)
-	go w.run(ctx, a, handler, msg.Payload)
+	w.log.Debug("attempt started", "task_id", msg.TaskID, "attempt", msg.Attempt,
+		"type", msg.Type, "timeout", a.timeout)
+	w.runners.run(job{w: w, a: a, h: handler, payload: msg.Payload})
 }
 
 // admitLocked returns the handler for taskType, or why the worker cannot run
@@ -116,22 +138,9 @@ func (w *Worker) admitLocked(taskType string) (Handler, string) {
 }
 
 // run executes one attempt and reports its Result.
-func (w *Worker) run(ctx context.Context, a *attempt, h Handler, payload []byte) {
-	defer a.cancel(nil)
-	if a.timeout > 0 {
-		var stop context.CancelFunc
-		ctx, stop = context.WithTimeoutCause(ctx, a.timeout, &timeoutError{timeout: a.timeout})
-		defer stop()
-	}
-	ctx = withTaskInfo(ctx, TaskInfo{ID: a.key.taskID, Attempt: a.key.attempt, Type: a.typ})
-
-	returned := make(chan struct{})
-	stopWatch := context.AfterFunc(ctx, func() { w.watchStuck(ctx, a, returned) })
-	out, err := callHandler(ctx, h, payload)
-	close(returned)
-	stopWatch()
-
-	w.finish(ctx, a, out, err, time.Since(a.started))
+func (w *Worker) run(a *attempt, h Handler, payload []byte) {
+	out, err := callHandler(a.ctx, h, payload)
+	w.finish(a, out, err, time.Since(a.started))
 }
 
 func callHandler(ctx context.Context, h Handler, payload []byte) (out []byte, err error) {
@@ -143,21 +152,31 @@ func callHandler(ctx context.Context, h Handler, payload []byte) (out []byte, er
 	return h.Handle(ctx, payload)
 }
 
-// watchStuck reports the attempt's Result without its handler when the
-// handler has not returned stuckGrace after ctx was done. The handler keeps
-// its slot until it returns.
-func (w *Worker) watchStuck(ctx context.Context, a *attempt, returned <-chan struct{}) {
-	timer := time.NewTimer(stuckGrace)
-	defer timer.Stop()
-	select {
-	case <-returned:
-		return
-	case <-timer.C:
-	}
-
+// timedOut stops an attempt whose timeout passed.
+func (w *Worker) timedOut(a *attempt) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if a.reported {
+	w.stopLocked(a, &timeoutError{timeout: a.timeout})
+}
+
+// stopLocked cancels the attempt's context with cause and, unless its
+// handler returned already, starts the wait after which the Result goes
+// out without the handler.
+func (w *Worker) stopLocked(a *attempt, cause error) {
+	a.cancel(cause)
+	if a.returned || a.stuck != nil {
+		return
+	}
+	a.stuck = time.AfterFunc(stuckGrace, func() { w.reportStuck(a) })
+}
+
+// reportStuck reports the attempt's Result without its handler when the
+// handler has not returned stuckGrace after the attempt was stopped. The
+// handler keeps its slot until it returns.
+func (w *Worker) reportStuck(a *attempt) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if a.returned || a.reported {
 		return
 	}
 	a.reported = true
@@ -168,57 +187,66 @@ func (w *Worker) watchStuck(ctx context.Context, a *attempt, returned <-chan str
 	if a.stale {
 		return
 	}
-	res := w.resultLocked(ctx, a, nil, nil, time.Since(a.started))
+	res := w.resultLocked(a, nil, nil, time.Since(a.started))
 	w.failed++
 	w.deliverLocked(res)
 }
 
 // finish frees the attempt's slot and reports its Result unless that
 // already happened.
-func (w *Worker) finish(
-	ctx context.Context, a *attempt, out []byte, err error, took time.Duration,
-) {
-	log := w.log.With("task_id", a.key.taskID, "attempt", a.key.attempt, "type", a.typ)
+func (w *Worker) finish(a *attempt, out []byte, err error, took time.Duration) {
 	var panicked *panicError
 	if errors.As(err, &panicked) {
-		log.Error("handler panicked", "err", err, "stack", string(panicked.stack))
+		w.log.Error("handler panicked", "task_id", a.key.taskID, "attempt", a.key.attempt,
+			"type", a.typ, "err", err, "stack", string(panicked.stack))
 	}
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	a.returned = true
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	if a.stuck != nil {
+		a.stuck.Stop()
+	}
 	delete(w.attempts, a)
 	w.notifyLocked()
 	if a.reported {
+		a.cancel(nil)
 		return
 	}
 	a.reported = true
 	delete(w.byRef, a.key)
 	if a.stale {
-		log.Info("dropping the result of a written-off attempt")
+		a.cancel(nil)
+		w.log.Info("dropping the result of a written-off attempt",
+			"task_id", a.key.taskID, "attempt", a.key.attempt, "type", a.typ)
 		return
 	}
 
-	res := w.resultLocked(ctx, a, out, err, took)
+	res := w.resultLocked(a, out, err, took)
+	a.cancel(nil)
 	if res.OK {
 		w.completed++
-		log.Debug("attempt succeeded", "duration", took, "output_bytes", len(res.Output))
+		w.log.Debug("attempt succeeded", "task_id", a.key.taskID, "attempt", a.key.attempt,
+			"type", a.typ, "duration", took, "output_bytes", len(res.Output))
 	} else {
 		w.failed++
-		log.Warn("attempt failed", "duration", took, "err", res.Error)
+		w.log.Warn("attempt failed", "task_id", a.key.taskID, "attempt", a.key.attempt,
+			"type", a.typ, "duration", took, "err", res.Error)
 	}
 	w.deliverLocked(res)
 }
 
 // resultLocked builds the Result of an attempt whose handler returned out
-// and err, or of one reported without its handler (out and err nil, ctx
-// done). Cancellation wins over what the handler returned.
-func (w *Worker) resultLocked(
-	ctx context.Context, a *attempt, out []byte, err error, took time.Duration,
-) wire.Result {
+// and err, or of one reported without its handler (out and err nil, the
+// attempt stopped). Cancellation wins over what the handler returned.
+func (w *Worker) resultLocked(a *attempt, out []byte, err error, took time.Duration) wire.Result {
 	res := wire.Result{TaskID: a.key.taskID, Attempt: a.key.attempt, Duration: took.Nanoseconds()}
 	switch {
-	case ctx.Err() != nil:
-		res.Error = truncateError(context.Cause(ctx).Error())
+	case a.ctx.Err() != nil:
+		res.Error = truncateError(context.Cause(a.ctx).Error())
 	case err != nil:
 		res.Error = truncateError(err.Error())
 	case int64(len(out)) > w.cfg.MaxOutputBytes:
@@ -246,17 +274,18 @@ func truncateError(text string) string {
 // master, with the error "canceled".
 func (w *Worker) handleCancel(msg wire.Cancel) {
 	key := attemptKey{taskID: msg.TaskID, attempt: msg.Attempt}
-	log := w.log.With("task_id", msg.TaskID, "attempt", msg.Attempt)
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	a, ok := w.byRef[key]
 	if !ok {
-		log.Debug("ignoring cancel of an attempt that is not running")
+		w.log.Debug("ignoring cancel of an attempt that is not running",
+			"task_id", msg.TaskID, "attempt", msg.Attempt)
 		return
 	}
-	log.Info("canceling attempt at the master's request")
-	a.cancel(errCanceled)
+	w.log.Info("canceling attempt at the master's request",
+		"task_id", msg.TaskID, "attempt", msg.Attempt, "type", a.typ)
+	w.stopLocked(a, errCanceled)
 }
 
 // markStaleLocked stops the attempts that the master wrote off and drops
@@ -267,7 +296,7 @@ func (w *Worker) markStaleLocked(refs []wire.AttemptRef) {
 		log := w.log.With("task_id", ref.TaskID, "attempt", ref.Attempt)
 		if a, ok := w.byRef[key]; ok && !a.stale {
 			a.stale = true
-			a.cancel(errStale)
+			w.stopLocked(a, errStale)
 			log.Info("stopping an attempt that the master wrote off")
 		}
 		if w.outbox.drop(key) {
@@ -283,7 +312,7 @@ func (w *Worker) handBackAllLocked(reason string) int {
 	for key, a := range w.byRef {
 		a.reported = true
 		delete(w.byRef, key)
-		a.cancel(errHandedBack)
+		w.stopLocked(a, errHandedBack)
 		if a.stale {
 			continue
 		}

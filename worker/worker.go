@@ -31,7 +31,8 @@ type Worker struct {
 	outbox    outbox
 	completed uint64
 	failed    uint64
-	changed   chan struct{} // closed and replaced on every change that waiters watch
+	changed   chan struct{} // closed on the next change that waiters watch; nil while nobody waits
+	runners   runnerPool
 }
 
 // Stats is a snapshot of the worker's state.
@@ -60,7 +61,7 @@ func New(cfg Config) (*Worker, error) {
 		types:          sortedTypes(cfg.Handlers),
 		attempts:       make(map[*attempt]struct{}),
 		byRef:          make(map[attemptKey]*attempt),
-		changed:        make(chan struct{}),
+		runners:        newRunnerPool(),
 	}
 	return w, nil
 }
@@ -88,8 +89,10 @@ func (w *Worker) Stats() Stats {
 
 // notifyLocked wakes every goroutine in waitFor.
 func (w *Worker) notifyLocked() {
-	close(w.changed)
-	w.changed = make(chan struct{})
+	if w.changed != nil {
+		close(w.changed)
+		w.changed = nil
+	}
 }
 
 // waitFor blocks until cond, called with w.mu held, returns true, until the
@@ -98,6 +101,9 @@ func (w *Worker) waitFor(done <-chan struct{}, deadline time.Time, cond func() b
 	for {
 		w.mu.Lock()
 		ok := cond()
+		if w.changed == nil {
+			w.changed = make(chan struct{})
+		}
 		changed := w.changed
 		w.mu.Unlock()
 		if ok {

@@ -382,3 +382,34 @@ func TestStuckHandlerAnsweredWithoutIt(t *testing.T) {
 			res.HandedBack, res.Error)
 	}
 }
+
+func TestHandlerContextCarriesTimeout(t *testing.T) {
+	deadlines := make(chan time.Time, 2)
+	record := HandlerFunc(func(ctx context.Context, _ []byte) ([]byte, error) {
+		d, ok := ctx.Deadline()
+		if !ok {
+			d = time.Time{}
+		}
+		deadlines <- d
+		return nil, nil
+	})
+	_, _, c := connectWorker(t, Config{Slots: 1, Handlers: map[string]Handler{"rec": record}})
+
+	before := time.Now()
+	c.assign(t, "d1", "rec", "", 5*time.Second)
+	if res := c.result(t, "d1"); !res.OK {
+		t.Fatalf("d1 failed: %q", res.Error)
+	}
+	d := <-deadlines
+	if d.Before(before.Add(5*time.Second)) || d.After(time.Now().Add(5*time.Second)) {
+		t.Errorf("ctx deadline %s, want 5s after the assign at %s", d, before)
+	}
+
+	c.assign(t, "d2", "rec", "", 0)
+	if res := c.result(t, "d2"); !res.OK {
+		t.Fatalf("d2 failed: %q", res.Error)
+	}
+	if d := <-deadlines; !d.IsZero() {
+		t.Errorf("ctx deadline %s for a task without timeout, want none", d)
+	}
+}

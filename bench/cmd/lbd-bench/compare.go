@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/lbd-dev/lbd/bench/internal/proc"
 
 	"github.com/lbd-dev/lbd/bench/internal/stats"
 	"github.com/lbd-dev/lbd/bench/internal/systems"
@@ -31,26 +34,31 @@ func (b *bench) throughput(ctx context.Context) error {
 	for _, durable := range []bool{false, true} {
 		t := &stats.Table{
 			Title:  fmt.Sprintf("1. Throughput, %s: %d no-op tasks, 2 workers x 64 slots, tasks/s", modeName(durable), b.cfg.tasks),
-			Header: []string{"system", "tasks/s median (min–max)", "lbd / system"},
+			Header: []string{"system", "tasks/s median (min–max)", "lbd / system", "CPU per task, median", "system CPU / lbd CPU"},
 		}
 		results := map[variant]stats.Summary{}
+		cpu := map[variant]float64{}
 		vs := b.cfg.variants(durable)
 		for _, v := range vs {
-			var rates []float64
+			var rates, cpus []float64
 			for r := range b.cfg.runs {
-				rate, err := b.throughputRun(ctx, v)
+				rate, perTask, err := b.throughputRun(ctx, v)
 				if err != nil {
 					return fmt.Errorf("%s run %d: %w", v.label(), r+1, err)
 				}
 				rates = append(rates, rate)
+				cpus = append(cpus, float64(perTask.Microseconds())+float64(perTask%time.Microsecond)/1e3)
 			}
 			results[v] = stats.Summarize(rates)
+			cpu[v] = stats.Summarize(cpus).Median
 			b.peak[v] = results[v].Median
 		}
 		lbd := results[variant{"lbd", durable}].Median
+		lbdCPU := cpu[variant{"lbd", durable}]
 		for _, v := range vs {
 			s := results[v]
-			t.Add(v.label(), s.Format(stats.Rate), stats.Ratio(lbd/s.Median))
+			t.Add(v.label(), s.Format(stats.Rate), stats.Ratio(lbd/s.Median),
+				fmt.Sprintf("%.1f µs", cpu[v]), stats.Ratio(cpu[v]/lbdCPU))
 		}
 		t.Print(b.cfg.out)
 	}
@@ -60,21 +68,78 @@ func (b *bench) throughput(ctx context.Context) error {
 	return nil
 }
 
-func (b *bench) throughputRun(ctx context.Context, v variant) (float64, error) {
+func (b *bench) throughputRun(ctx context.Context, v variant) (float64, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	sys, rec, err := b.startSystem(ctx, v, b.cfg.tasks, compareWorkers, compareSlots)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer sys.Close()
+	before := sampleCPU(sys)
 	elapsed, err := b.closedLoop(ctx, sys, rec, b.cfg.tasks)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	used := sampleCPU(sys).since(before)
 	rate := float64(b.cfg.tasks) / elapsed.Seconds()
-	fmt.Fprintf(os.Stderr, "  %s: %d tasks in %s, %s\n", v.label(), b.cfg.tasks, elapsed.Round(time.Millisecond), stats.Rate(rate))
-	return rate, nil
+	perTask := used.total() / time.Duration(b.cfg.tasks)
+	fmt.Fprintf(os.Stderr, "  %s: %d tasks in %s, %s; CPU %s per task (%s)\n", v.label(), b.cfg.tasks,
+		elapsed.Round(time.Millisecond), stats.Rate(rate), perTask.Round(100*time.Nanosecond), used)
+	return rate, perTask, nil
+}
+
+// cpuSample is the CPU time used so far by the benchmark process and by
+// each process of a system, in the order of its Processes.
+type cpuSample struct {
+	self  time.Duration
+	procs []time.Duration
+	names []string
+}
+
+func sampleCPU(sys systems.System) cpuSample {
+	s := cpuSample{self: proc.SelfCPUTime()}
+	if ph, ok := sys.(systems.ProcessHolder); ok {
+		for _, p := range ph.Processes() {
+			t, err := proc.CPUTime(p.Pid())
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "  warning: %v; CPU per task leaves %s out\n", err, p.Name)
+			}
+			s.procs = append(s.procs, t)
+			s.names = append(s.names, p.Name)
+		}
+	}
+	return s
+}
+
+// since returns the CPU time used between start and s. Processes that
+// started after start count from zero.
+func (s cpuSample) since(start cpuSample) cpuSample {
+	d := cpuSample{self: s.self - start.self, names: s.names}
+	for i, t := range s.procs {
+		if i < len(start.procs) {
+			t -= start.procs[i]
+		}
+		d.procs = append(d.procs, t)
+	}
+	return d
+}
+
+func (s cpuSample) total() time.Duration {
+	t := s.self
+	for _, p := range s.procs {
+		t += p
+	}
+	return t
+}
+
+func (s cpuSample) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "benchmark process %s", s.self.Round(10*time.Millisecond))
+	for i, t := range s.procs {
+		fmt.Fprintf(&b, ", %s %s", s.names[i], t.Round(10*time.Millisecond))
+	}
+	return b.String()
 }
 
 // latency is workload 2: tasks at half of each system's peak rate (from
@@ -113,7 +178,7 @@ var percentiles = []float64{50, 99, 99.9}
 func (b *bench) latencyVariant(ctx context.Context, v variant) ([]string, float64, error) {
 	peak := b.peak[v]
 	if peak == 0 {
-		rate, err := b.throughputRun(ctx, v)
+		rate, _, err := b.throughputRun(ctx, v)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s peak: %w", v.label(), err)
 		}

@@ -391,24 +391,45 @@ func (b *bench) profileMaster(ctx context.Context) error {
 			return err
 		}
 		rec := systems.NewRecorder(b.cfg.tasks)
+		profiles := []string{path}
+		l.WorkerPath = b.cfg.profLBD
+		l.WorkerEnv = func(node string) []string {
+			p := filepath.Join(filepath.Dir(path), node+"-"+modeName(durable)+".pprof")
+			profiles = append(profiles, p)
+			return []string{"LBD_BENCH_CPUPROFILE=" + p}
+		}
 		if err := l.StartWorkers(ctx, compareWorkers, compareSlots); err != nil {
 			l.Close()
 			return err
 		}
 		_, err = b.closedLoop(ctx, l, rec, b.cfg.tasks)
-		l.Master.Stop(30 * time.Second) // SIGTERM: the profile is written at exit
+		// SIGTERM: each profile is written when its process exits.
+		for _, w := range l.Workers() {
+			w.Stop(30 * time.Second)
+		}
+		l.Master.Stop(30 * time.Second)
 		l.Close()
 		if err != nil {
 			return err
 		}
-		top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", path).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("go tool pprof -top %s: %w\n%s", path, err, top)
+		for _, p := range profiles {
+			if err := writeTop(ctx, p); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "  CPU profile (%s): %s\n", modeName(durable), p)
 		}
-		if err := os.WriteFile(strings.TrimSuffix(path, ".pprof")+".top.txt", top, 0o644); err != nil {
-			return fmt.Errorf("write pprof -top output: %w", err)
-		}
-		fmt.Fprintf(os.Stderr, "  CPU profile of the %s master: %s\n", modeName(durable), path)
+	}
+	return nil
+}
+
+// writeTop writes go tool pprof -top of the profile at path next to it.
+func writeTop(ctx context.Context, path string) error {
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", path).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go tool pprof -top %s: %w\n%s", path, err, top)
+	}
+	if err := os.WriteFile(strings.TrimSuffix(path, ".pprof")+".top.txt", top, 0o644); err != nil {
+		return fmt.Errorf("write pprof -top output: %w", err)
 	}
 	return nil
 }

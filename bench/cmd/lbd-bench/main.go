@@ -99,7 +99,7 @@ func parseFlags(args []string, out io.Writer) (*config, []string, error) {
 	systemsFlag := fs.String("systems", "lbd,gearmand,beanstalkd,jetstream", "comma-separated systems for the throughput and latency tables")
 	runs := fs.Int("runs", 0, "runs per figure (0: 5 for short workloads, 3 for long ones; 3 and 3 with -quick)")
 	tasks := fs.Int("tasks", 0, "tasks of the throughput workload (0: 100000, or 20000 with -quick)")
-	profile := fs.String("cpuprofile", "", "directory for CPU profiles of the lbd master under the throughput workload, and their pprof -top output")
+	profile := fs.String("cpuprofile", "", "directory for CPU profiles of the lbd master and workers under the throughput workload, and their pprof -top output")
 	encrypt := fs.Bool("encrypt", false, "run lbd with a gossip key, so gossip is encrypted and task connections authenticated")
 	queues := fs.Int("queues", 0, "spread lbd's tasks over this many queues that every worker serves (0: the default queue only)")
 	if err := fs.Parse(args); err != nil {

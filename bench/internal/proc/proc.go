@@ -140,6 +140,44 @@ func RSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS line in /proc/%d/status", pid)
 }
 
+// CPUTime returns the user plus system CPU time that process pid has used,
+// from /proc/PID/stat (fields utime and stime, in clock ticks of 1/100 s,
+// the value of USER_HZ on Linux).
+func CPUTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read CPU time of process %d: %w", pid, err)
+	}
+	// The command name, field 2, is in parentheses and may hold spaces;
+	// the fields after its closing parenthesis start at field 3.
+	end := bytes.LastIndexByte(b, ')')
+	if end < 0 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: no closing parenthesis after the command name", pid)
+	}
+	f := strings.Fields(string(b[end+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields after the command name, want at least 13", pid, len(f))
+	}
+	var ticks int64
+	for _, field := range f[11:13] { // utime and stime, fields 14 and 15
+		n, err := strconv.ParseInt(field, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parse CPU ticks %q of process %d: %w", field, pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
+// SelfCPUTime returns the user plus system CPU time of this process.
+func SelfCPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -31,6 +31,12 @@ type LBD struct {
 	MasterPath string
 	// MasterEnv is added to the master's environment.
 	MasterEnv []string
+	// WorkerPath runs the workers; the lbd binary unless set before
+	// StartWorkers.
+	WorkerPath string
+	// WorkerEnv, when set, returns what is added to the environment of the
+	// worker with the given node name.
+	WorkerEnv func(node string) []string
 
 	mu      sync.Mutex
 	workers []*proc.Proc
@@ -192,7 +198,14 @@ func (l *LBD) SpawnWorker(ctx context.Context, slots int, extra ...string) (*pro
 	if Queues > 1 {
 		args = append(args, "-queues", workerQueues())
 	}
-	p, err := proc.Start(ctx, name, l.opts.LBD, NodeEnv, args...)
+	path, env := l.opts.LBD, NodeEnv
+	if l.WorkerPath != "" {
+		path = l.WorkerPath
+	}
+	if l.WorkerEnv != nil {
+		env = append(slices.Clone(env), l.WorkerEnv(name)...)
+	}
+	p, err := proc.Start(ctx, name, path, env, args...)
 	if err != nil {
 		return nil, err
 	}

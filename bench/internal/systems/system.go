@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/lbd-dev/lbd/bench/internal/proc"
 )
 
 // System is one started task system with its store empty.
@@ -183,3 +185,19 @@ func waitCount(ctx context.Context, n int, count func() (int, error)) error {
 		}
 	}
 }
+
+// ProcessHolder is a System that runs processes of its own besides the
+// benchmark's. The benchmark adds their CPU time to its own when it
+// reports CPU per task.
+type ProcessHolder interface {
+	Processes() []*proc.Proc
+}
+
+// Processes returns gearmand's process.
+func (g *Gearman) Processes() []*proc.Proc { return []*proc.Proc{g.p} }
+
+// Processes returns beanstalkd's process.
+func (b *Beanstalk) Processes() []*proc.Proc { return []*proc.Proc{b.p} }
+
+// Processes returns the master's and the workers' processes.
+func (l *LBD) Processes() []*proc.Proc { return append([]*proc.Proc{l.Master}, l.Workers()...) }
