@@ -52,7 +52,7 @@ func (s *Scheduler) fillLocked(w *worker) {
 		if l == nil {
 			return
 		}
-		t := l.tasks[0]
+		t := l.tasks.top()
 		s.assignLocked(t, w)
 	}
 }
@@ -94,7 +94,7 @@ func (w *worker) pickLane() *lane {
 func (wq *workerQueue) topLane() *lane {
 	var best *lane
 	for _, l := range wq.lanes {
-		if l.tasks.Len() > 0 && (best == nil || taskBefore(l.tasks[0], best.tasks[0])) {
+		if l.tasks.len() > 0 && (best == nil || taskBefore(l.tasks.top(), best.tasks.top())) {
 			best = l
 		}
 	}

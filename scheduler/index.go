@@ -21,44 +21,8 @@ type laneKey struct {
 type lane struct {
 	queue *queueState
 	typ   string
-	tasks taskHeap
+	tasks taskQueue
 	free  workerHeap
-}
-
-// taskHeap orders the queued tasks of a lane by priority, higher first, then
-// by submission order. Each task stores its position, so a task that leaves
-// the queue early (cancel, adoption, purge) is removed in O(log n).
-type taskHeap []*task
-
-func (h taskHeap) Len() int { return len(h) }
-
-func (h taskHeap) Less(i, j int) bool {
-	if h[i].priority != h[j].priority {
-		return h[i].priority > h[j].priority
-	}
-	return h[i].seq < h[j].seq
-}
-
-func (h taskHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapPos = i
-	h[j].heapPos = j
-}
-
-func (h *taskHeap) Push(x any) {
-	t := x.(*task)
-	t.heapPos = len(*h)
-	*h = append(*h, t)
-}
-
-func (h *taskHeap) Pop() any {
-	old := *h
-	n := len(old) - 1
-	t := old[n]
-	old[n] = nil
-	*h = old[:n]
-	t.heapPos = -1
-	return t
 }
 
 // workerHeap orders the workers of one lane that have a free slot, least

@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"container/heap"
 	"fmt"
 	"slices"
 	"strings"
@@ -88,7 +87,7 @@ func checkWorkerQueues(worker string, qs []QueueWeight) ([]QueueWeight, error) {
 // enqueueLocked puts a queued task into its lane.
 func (s *Scheduler) enqueueLocked(t *task) *lane {
 	l := s.laneLocked(t.queue, t.typ)
-	heap.Push(&l.tasks, t)
+	l.tasks.push(t)
 	t.lane = l
 	l.queue.queued++
 	return l
@@ -100,7 +99,7 @@ func (s *Scheduler) unqueueLocked(t *task) {
 	if l == nil {
 		return
 	}
-	heap.Remove(&l.tasks, t.heapPos)
+	l.tasks.remove(t)
 	t.lane = nil
 	l.queue.queued--
 }
@@ -147,7 +146,7 @@ func (s *Scheduler) Resume(name string) error {
 	q.paused = false
 	s.log.Info("queue resumed", "queue", name, "queued", q.queued)
 	for _, l := range q.lanes {
-		for l.tasks.Len() > 0 && l.free.Len() > 0 {
+		for l.tasks.len() > 0 && l.free.Len() > 0 {
 			w := l.free.top()
 			busy := w.busy
 			s.fillLocked(w)
@@ -174,7 +173,7 @@ func (s *Scheduler) Purge(name string) (int, error) {
 
 	var victims []*task
 	for _, l := range q.lanes {
-		victims = append(victims, l.tasks...)
+		victims = l.tasks.all(victims)
 	}
 	for _, e := range s.retries {
 		if e.valid() && e.t.queue == name {

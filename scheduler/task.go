@@ -31,7 +31,8 @@ type task struct {
 
 	worker   *worker       // worker running the current attempt, nil otherwise
 	lane     *lane         // lane whose heap holds the task while it is queued
-	heapPos  int           // index in that heap
+	queuePos int           // position in that lane's taskQueue
+	late     bool          // in the late heap of its taskQueue level, not its fifo
 	orphan   bool          // running before a restart; no worker has claimed it yet
 	lostFrom string        // worker whose loss requeued the task and counted a failure
 	done     chan struct{} // closed when the task becomes final; nil until a waiter asks
