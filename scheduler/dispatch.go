@@ -26,10 +26,10 @@ func (s *Scheduler) assignLocked(t *task, w *worker) {
 	t.attempt++
 	t.status = StatusRunning
 	t.worker = w
-	t.workerName = w.name
-	t.started = time.Now()
-	t.runAt = time.Time{}
-	t.lostFrom = ""
+	t.edit().workerName = w.name
+	t.edit().started = time.Now()
+	t.edit().runAt = time.Time{}
+	t.edit().lostFrom = ""
 
 	w.running[t.id] = t
 	w.busy++
@@ -126,7 +126,7 @@ func (s *Scheduler) leaveWaitingLocked(t *task) {
 // finishLocked moves t into a final state.
 func (s *Scheduler) finishLocked(t *task, status Status) {
 	t.status = status
-	t.finished = time.Now()
+	t.edit().finished = time.Now()
 	t.worker = nil
 	switch status {
 	case StatusSucceeded:
@@ -136,12 +136,12 @@ func (s *Scheduler) finishLocked(t *task, status Status) {
 	case StatusCanceled:
 		s.stats.Canceled++
 	}
-	if t.done != nil {
-		close(t.done)
-		t.done = nil
+	if t.info().done != nil {
+		close(t.info().done)
+		t.edit().done = nil
 	}
-	s.finished = append(s.finished, finishedEntry{t: t, at: t.finished, bytes: int64(len(t.output))})
-	s.resultBytes += int64(len(t.output))
+	s.finished = append(s.finished, finishedEntry{t: t, at: t.info().finished, bytes: int64(len(t.info().output))})
+	s.resultBytes += int64(len(t.info().output))
 	s.observeFinishLocked(t)
 	s.markDirtyLocked(t)
 }
@@ -152,7 +152,7 @@ func (s *Scheduler) finishLocked(t *task, status Status) {
 func (s *Scheduler) attemptFailedLocked(t *task, errMsg string, counted, backoff bool) {
 	s.running--
 	t.worker = nil
-	t.errMsg = errMsg
+	t.edit().errMsg = errMsg
 	if counted {
 		t.failures++
 	}
@@ -173,7 +173,7 @@ func (s *Scheduler) attemptFailedLocked(t *task, errMsg string, counted, backoff
 		return
 	}
 	t.status = StatusRetrying
-	t.runAt = time.Now().Add(s.backoff(t.failures))
+	t.edit().runAt = time.Now().Add(s.backoff(t.failures))
 	s.retrying++
 	s.retries.push(t)
 	s.markDirtyLocked(t)
@@ -202,7 +202,7 @@ type retryEntry struct {
 }
 
 func (h *retryHeap) push(t *task) {
-	*h = append(*h, retryEntry{t: t, runAt: t.runAt})
+	*h = append(*h, retryEntry{t: t, runAt: t.info().runAt})
 	h.up(len(*h) - 1)
 }
 
@@ -226,7 +226,7 @@ func (h *retryHeap) popDue(now time.Time, out []*task) []*task {
 // valid reports whether the entry's task still waits for the entry's time.
 func (e retryEntry) valid() bool {
 	st := e.t.status
-	return (st == StatusRetrying || st == StatusScheduled) && e.t.runAt.Equal(e.runAt)
+	return (st == StatusRetrying || st == StatusScheduled) && e.t.info().runAt.Equal(e.runAt)
 }
 
 func (h retryHeap) next() (time.Time, bool) {

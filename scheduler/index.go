@@ -5,10 +5,12 @@ import (
 	"time"
 )
 
-// typeState holds what the scheduler keeps per task type: the cached
-// metrics observer.
+// typeState holds what the scheduler keeps per task type: its name, which
+// every task of the type shares instead of a copy of its own, and the
+// cached metrics observer.
 type typeState struct {
-	obs TypeObserver // nil until the first event of the type
+	name string
+	obs  TypeObserver // nil until the first event of the type
 }
 
 // laneKey names the lane of one task type in one queue.
@@ -146,7 +148,7 @@ func (s *Scheduler) bindLanesLocked(w *worker) {
 func (s *Scheduler) typeLocked(name string) *typeState {
 	ts := s.types[name]
 	if ts == nil {
-		ts = &typeState{}
+		ts = &typeState{name: name}
 		s.types[name] = ts
 	}
 	return ts

@@ -55,7 +55,7 @@ func (s *Scheduler) observerLocked(typ string) TypeObserver {
 func (s *Scheduler) observeStartLocked(t *task) {
 	wait := time.Duration(-1)
 	if t.attempt == 1 {
-		wait = t.started.Sub(t.created)
+		wait = t.info().started.Sub(t.created)
 	}
 	s.observerLocked(t.typ).Started(wait)
 }
@@ -63,8 +63,8 @@ func (s *Scheduler) observeStartLocked(t *task) {
 // observeFinishLocked reports that t became final.
 func (s *Scheduler) observeFinishLocked(t *task) {
 	var run time.Duration
-	if !t.started.IsZero() {
-		run = t.finished.Sub(t.started)
+	if !t.info().started.IsZero() {
+		run = t.info().finished.Sub(t.info().started)
 	}
 	s.observerLocked(t.typ).Finished(t.status, run)
 }

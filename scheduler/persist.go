@@ -81,8 +81,8 @@ func (s *Scheduler) load() error {
 			return fmt.Errorf("store has task %s twice", t.id)
 		}
 		s.tasks[t.id] = t
-		if t.key != "" {
-			s.keys[t.key] = t
+		if t.info().key != "" {
+			s.keys[t.info().key] = t
 		}
 		s.seq = max(s.seq, t.seq)
 
@@ -113,11 +113,11 @@ func (s *Scheduler) load() error {
 		return fmt.Errorf("load tasks: %w", err)
 	}
 
-	slices.SortFunc(final, func(a, b *task) int { return a.finished.Compare(b.finished) })
+	slices.SortFunc(final, func(a, b *task) int { return a.info().finished.Compare(b.info().finished) })
 	s.finished = make([]finishedEntry, len(final))
 	for i, t := range final {
-		s.finished[i] = finishedEntry{t: t, at: t.finished, bytes: int64(len(t.output))}
-		s.resultBytes += int64(len(t.output))
+		s.finished[i] = finishedEntry{t: t, at: t.info().finished, bytes: int64(len(t.info().output))}
+		s.resultBytes += int64(len(t.info().output))
 	}
 	if len(s.orphans) > 0 {
 		s.adoptBy = now.Add(s.cfg.AdoptGrace)

@@ -185,7 +185,7 @@ func (s *Scheduler) Purge(name string) (int, error) {
 			continue // a second heap entry of a task already purged
 		}
 		s.leaveWaitingLocked(t)
-		t.errMsg = "purged from queue " + name
+		t.edit().errMsg = "purged from queue " + name
 		s.finishLocked(t, StatusCanceled)
 	}
 	s.log.Info("queue purged", "queue", name, "canceled", len(victims))

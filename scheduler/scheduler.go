@@ -320,24 +320,26 @@ func (s *Scheduler) newTaskLocked(sp *Spec, now time.Time) *task {
 	t := &task{
 		id:          formatID(s.seq),
 		seq:         s.seq,
-		typ:         sp.Type,
-		queue:       sp.Queue,
+		typ:         s.typeLocked(sp.Type).name,
+		queue:       s.queueLocked(sp.Queue).name,
 		priority:    sp.Priority,
 		payload:     sp.Payload,
-		key:         sp.Key,
 		status:      StatusQueued,
 		maxAttempts: uint32(attempts),
 		timeout:     timeout,
 		created:     now,
 		pending:     true,
 	}
+	if sp.Key != "" {
+		t.edit().key = sp.Key
+	}
 	if sp.RunAt.After(now) {
 		t.status = StatusScheduled
-		t.runAt = sp.RunAt
+		t.edit().runAt = sp.RunAt
 	}
 	s.tasks[t.id] = t
-	if t.key != "" {
-		s.keys[t.key] = t
+	if t.info().key != "" {
+		s.keys[t.info().key] = t
 	}
 	s.addWaitingLocked(t, 1)
 	s.stats.Submitted++
@@ -349,8 +351,8 @@ func (s *Scheduler) unreserve(fresh []*task) {
 	defer s.mu.Unlock()
 	for _, t := range fresh {
 		delete(s.tasks, t.id)
-		if t.key != "" && s.keys[t.key] == t {
-			delete(s.keys, t.key)
+		if t.info().key != "" && s.keys[t.info().key] == t {
+			delete(s.keys, t.info().key)
 		}
 		if !t.status.Final() {
 			s.addWaitingLocked(t, -1)
@@ -394,10 +396,10 @@ func (s *Scheduler) Wait(ctx context.Context, id string) (Task, error) {
 		s.mu.Unlock()
 		return snap, nil
 	}
-	if t.done == nil {
-		t.done = make(chan struct{})
+	if t.info().done == nil {
+		t.edit().done = make(chan struct{})
 	}
-	done := t.done
+	done := t.info().done
 	s.mu.Unlock()
 
 	select {
@@ -433,7 +435,7 @@ func (s *Scheduler) Cancel(id string) (Task, error) {
 		s.running--
 		s.dropOrphanLocked(t)
 	}
-	t.errMsg = "canceled"
+	t.edit().errMsg = "canceled"
 	s.finishLocked(t, StatusCanceled)
 	s.log.Info("task canceled", "task_id", id)
 	return t.snapshot(), nil
@@ -461,9 +463,9 @@ func (s *Scheduler) Retry(id string) (Task, error) {
 	}
 
 	t.failures = 0
-	t.finished = time.Time{}
+	t.edit().finished = time.Time{}
 	t.status = StatusQueued
-	t.done = nil
+	t.edit().done = nil
 	s.addWaitingLocked(t, 1)
 	s.markDirtyLocked(t)
 	s.dispatchLocked(t)

@@ -7,81 +7,111 @@ import (
 )
 
 // task is the scheduler's own record of a task. Every field is guarded by
-// Scheduler.mu.
+// Scheduler.mu. The fields that a queued task rarely needs live in a
+// taskRun, allocated on the first write to one of them, so that a queued
+// task costs less memory.
 type task struct {
 	id          string
 	seq         uint64
 	typ         string
 	queue       string
-	priority    int
 	payload     []byte
-	key         string
 	status      Status
+	timeout     time.Duration
+	created     time.Time
+	priority    int
 	attempt     uint32 // last attempt handed out
 	failures    uint32 // attempts that counted against maxAttempts
 	maxAttempts uint32
-	timeout     time.Duration
-	workerName  string
-	output      []byte
-	errMsg      string
-	created     time.Time
-	started     time.Time
-	finished    time.Time
-	runAt       time.Time
 
-	worker   *worker       // worker running the current attempt, nil otherwise
-	lane     *lane         // lane whose heap holds the task while it is queued
-	queuePos int           // position in that lane's taskQueue
-	late     bool          // in the late heap of its taskQueue level, not its fifo
-	orphan   bool          // running before a restart; no worker has claimed it yet
-	lostFrom string        // worker whose loss requeued the task and counted a failure
-	done     chan struct{} // closed when the task becomes final; nil until a waiter asks
-	dirty    bool          // changed since last persisted
-	pending  bool          // submitted, not yet stored: invisible to callers and dispatch
+	worker   *worker // worker running the current attempt, nil otherwise
+	lane     *lane   // lane whose taskQueue holds the task while it is queued
+	more     *taskRun
+	queuePos int  // position in that lane's taskQueue
+	late     bool // in the late heap of its taskQueue level, not its fifo
+	orphan   bool // running before a restart; no worker has claimed it yet
+	dirty    bool // changed since last persisted
+	pending  bool // submitted, not yet stored: invisible to callers and dispatch
+}
+
+// taskRun holds the fields of a task that are set once it has a key, a run
+// time, an attempt, a waiter or an end.
+type taskRun struct {
+	key        string
+	workerName string
+	output     []byte
+	errMsg     string
+	lostFrom   string        // worker whose loss requeued the task and counted a failure
+	done       chan struct{} // closed when the task becomes final; nil until a caller waits
+	started    time.Time
+	finished   time.Time
+	runAt      time.Time
+}
+
+// noRun is the zero taskRun that info returns for a task without one.
+// Nothing may write to it.
+var noRun taskRun
+
+// info returns the task's taskRun for reading.
+func (t *task) info() *taskRun {
+	if t.more == nil {
+		return &noRun
+	}
+	return t.more
+}
+
+// edit returns the task's taskRun for writing and allocates it on first use.
+func (t *task) edit() *taskRun {
+	if t.more == nil {
+		t.more = new(taskRun)
+	}
+	return t.more
 }
 
 func (t *task) snapshot() Task {
+	r := t.info()
 	return Task{
 		ID:          t.id,
 		Type:        t.typ,
 		Queue:       t.queue,
 		Priority:    t.priority,
 		Status:      t.status,
-		Key:         t.key,
+		Key:         r.key,
 		PayloadSize: len(t.payload),
 		Attempts:    int(t.attempt),
 		Failures:    int(t.failures),
 		MaxAttempts: int(t.maxAttempts),
 		Timeout:     t.timeout,
-		Worker:      t.workerName,
-		Output:      t.output,
-		Error:       t.errMsg,
+		Worker:      r.workerName,
+		Output:      r.output,
+		Error:       r.errMsg,
 		Created:     t.created,
-		Started:     t.started,
-		Finished:    t.finished,
-		RunAt:       t.runAt,
+		Started:     r.started,
+		Finished:    r.finished,
+		RunAt:       r.runAt,
 	}
 }
 
 func (t *task) record() *store.Record {
+	r := t.info()
 	return &store.Record{
 		ID:          t.id,
 		Seq:         t.seq,
 		Type:        t.typ,
 		Payload:     t.payload,
-		Key:         t.key,
+		Key:         r.key,
 		Status:      string(t.status),
 		Attempt:     t.attempt,
 		Failures:    t.failures,
 		MaxAttempts: t.maxAttempts,
 		Timeout:     int64(t.timeout),
-		Worker:      t.workerName,
-		Output:      t.output,
-		Error:       t.errMsg,
+		Worker:      r.workerName,
+		Output:      r.output,
+		Error:       r.errMsg,
 		Created:     unixNano(t.created),
-		Started:     unixNano(t.started),
-		Finished:    unixNano(t.finished),
-		RunAt:       unixNano(t.runAt),
+		Started:     unixNano(r.started),
+		Finished:    unixNano(r.finished),
+		RunAt:       unixNano(r.runAt),
 		Queue:       t.queue,
 		Priority:    int64(t.priority),
 	}
@@ -95,21 +125,26 @@ func taskFromRecord(r *store.Record) *task {
 		seq:         r.Seq,
 		typ:         r.Type,
 		payload:     r.Payload,
-		key:         r.Key,
 		status:      Status(r.Status),
 		attempt:     r.Attempt,
 		failures:    r.Failures,
 		maxAttempts: r.MaxAttempts,
 		timeout:     time.Duration(r.Timeout),
-		workerName:  r.Worker,
-		output:      r.Output,
-		errMsg:      r.Error,
 		created:     fromUnixNano(r.Created),
-		started:     fromUnixNano(r.Started),
-		finished:    fromUnixNano(r.Finished),
-		runAt:       fromUnixNano(r.RunAt),
 		queue:       r.Queue,
 		priority:    int(r.Priority),
+	}
+	if r.Key != "" || r.Worker != "" || r.Output != nil || r.Error != "" ||
+		r.Started != 0 || r.Finished != 0 || r.RunAt != 0 {
+		t.more = &taskRun{
+			key:        r.Key,
+			workerName: r.Worker,
+			output:     r.Output,
+			errMsg:     r.Error,
+			started:    fromUnixNano(r.Started),
+			finished:   fromUnixNano(r.Finished),
+			runAt:      fromUnixNano(r.RunAt),
+		}
 	}
 	if t.queue == "" {
 		t.queue = DefaultQueue

@@ -39,7 +39,7 @@ func (s *Scheduler) timerLoop() {
 				s.scheduled--
 			}
 			t.status = StatusQueued
-			t.runAt = time.Time{}
+			t.edit().runAt = time.Time{}
 			s.markDirtyLocked(t)
 			s.dispatchLocked(t)
 		}
@@ -79,7 +79,7 @@ func (s *Scheduler) requeueOrphansLocked() {
 		s.running--
 		s.addWaitingLocked(t, 1)
 		t.status = StatusQueued
-		t.errMsg = "attempt not claimed by any worker after master restart"
+		t.edit().errMsg = "attempt not claimed by any worker after master restart"
 		s.markDirtyLocked(t)
 		s.dispatchLocked(t)
 		requeued++
@@ -105,7 +105,7 @@ func (s *Scheduler) expireLocked(now time.Time) {
 	for n < len(s.finished) {
 		e := s.finished[n]
 		t := e.t
-		current := t.status.Final() && t.finished.Equal(e.at) && s.tasks[t.id] == t
+		current := t.status.Final() && t.info().finished.Equal(e.at) && s.tasks[t.id] == t
 		overBytes := s.resultBytes > s.cfg.MaxResultBytes
 		if current && e.at.After(cutoff) && !overBytes {
 			break
@@ -119,8 +119,8 @@ func (s *Scheduler) expireLocked(now time.Time) {
 			continue // retried since (a newer entry exists), or already gone
 		}
 		delete(s.tasks, t.id)
-		if t.key != "" && s.keys[t.key] == t {
-			delete(s.keys, t.key)
+		if t.info().key != "" && s.keys[t.info().key] == t {
+			delete(s.keys, t.info().key)
 		}
 		if s.persist {
 			s.deletes = append(s.deletes, t.id)

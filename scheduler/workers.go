@@ -96,7 +96,7 @@ func (s *Scheduler) adoptLocked(w *worker, ref AttemptRef) bool {
 	case StatusRunning: // orphan from before a restart
 		s.dropOrphanLocked(t)
 	case StatusQueued, StatusRetrying:
-		if t.lostFrom == w.name {
+		if t.info().lostFrom == w.name {
 			t.failures-- // the loss that requeued it was only a broken connection
 		}
 		s.leaveWaitingLocked(t)
@@ -105,10 +105,10 @@ func (s *Scheduler) adoptLocked(w *worker, ref AttemptRef) bool {
 	t.status = StatusRunning
 	t.attempt = ref.Attempt
 	t.worker = w
-	t.workerName = w.name
-	t.lostFrom = ""
-	if t.started.IsZero() {
-		t.started = time.Now()
+	t.edit().workerName = w.name
+	t.edit().lostFrom = ""
+	if t.info().started.IsZero() {
+		t.edit().started = time.Now()
 	}
 	w.running[t.id] = t
 	w.busy++
@@ -137,7 +137,7 @@ func (s *Scheduler) RemoveWorker(h *WorkerHandle, reason string) {
 			continue // canceled while running: already final
 		}
 		lost++
-		t.lostFrom = w.name
+		t.edit().lostFrom = w.name
 		s.attemptFailedLocked(t, lostMessage(w.name, reason), true, false)
 	}
 	w.running = nil
@@ -174,14 +174,14 @@ func (s *Scheduler) applyResultLocked(t *task, r Result) {
 	switch {
 	case r.OK:
 		s.running--
-		t.output = r.Output
-		t.errMsg = ""
+		t.edit().output = r.Output
+		t.edit().errMsg = ""
 		s.finishLocked(t, StatusSucceeded)
 	case r.HandedBack:
-		s.log.Info("attempt handed back", "task_id", t.id, "attempt", t.attempt, "worker", t.workerName, "reason", r.Error)
+		s.log.Info("attempt handed back", "task_id", t.id, "attempt", t.attempt, "worker", t.info().workerName, "reason", r.Error)
 		s.attemptFailedLocked(t, r.Error, false, false)
 	default:
-		s.log.Info("attempt failed", "task_id", t.id, "attempt", t.attempt, "worker", t.workerName, "err", r.Error)
+		s.log.Info("attempt failed", "task_id", t.id, "attempt", t.attempt, "worker", t.info().workerName, "err", r.Error)
 		s.attemptFailedLocked(t, r.Error, true, true)
 	}
 }
