@@ -61,11 +61,12 @@ type workerConn struct {
 	name   string
 	log    *slog.Logger
 
-	since     time.Time     // when the handshake completed
-	results   atomic.Uint64 // Result frames processed, acknowledged in heartbeats
-	closeOnce sync.Once
-	reason    string
-	done      chan struct{}
+	since       time.Time          // when the handshake completed
+	resultCount atomic.Uint64      // Result frames processed, acknowledged in heartbeats
+	batch       []scheduler.Result // results read together, reused by results
+	closeOnce   sync.Once
+	reason      string
+	done        chan struct{}
 }
 
 func (s *taskServer) serve() {
@@ -439,6 +440,48 @@ func (wc *workerConn) run() {
 	}
 }
 
+// maxResultBatch bounds the results that one scheduler call applies.
+const maxResultBatch = 256
+
+// results decodes the Result frame in body and the Result frames that
+// follow it in the read buffer, and hands them to the scheduler in one
+// call. It stops at the first frame of another type, which dispatch then
+// handles, and never waits for more bytes from the network.
+func (wc *workerConn) results(body []byte) error {
+	batch := wc.batch[:0]
+	for {
+		var r wire.Result
+		if err := wc.conn.Decode(body, &r); err != nil {
+			return err
+		}
+		batch = append(batch, scheduler.Result{
+			ID: r.TaskID, Attempt: r.Attempt, OK: r.OK, Output: r.Output,
+			Error: r.Error, HandedBack: r.HandedBack,
+		})
+		if len(batch) == maxResultBatch || !wc.conn.FrameBuffered() {
+			break
+		}
+		typ, next, err := wc.conn.Recv()
+		if err != nil {
+			return err
+		}
+		if typ != wire.TypeResult {
+			wc.complete(batch)
+			return wc.dispatch(typ, next)
+		}
+		body = next
+	}
+	wc.complete(batch)
+	return nil
+}
+
+func (wc *workerConn) complete(batch []scheduler.Result) {
+	wc.srv.sched.CompleteBatch(wc.handle, batch)
+	wc.resultCount.Add(uint64(len(batch)))
+	clear(batch)
+	wc.batch = batch[:0]
+}
+
 func readFailure(err error, timeout time.Duration) string {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
@@ -454,15 +497,7 @@ func (wc *workerConn) dispatch(typ wire.Type, body []byte) error {
 	sched := wc.srv.sched
 	switch typ {
 	case wire.TypeResult:
-		var r wire.Result
-		if err := wc.conn.Decode(body, &r); err != nil {
-			return err
-		}
-		sched.Complete(wc.handle, scheduler.Result{
-			ID: r.TaskID, Attempt: r.Attempt, OK: r.OK, Output: r.Output,
-			Error: r.Error, HandedBack: r.HandedBack,
-		})
-		wc.results.Add(1)
+		return wc.results(body)
 	case wire.TypeHeartbeat:
 	case wire.TypeDrain:
 		sched.SetDraining(wc.handle)
@@ -489,7 +524,7 @@ func (wc *workerConn) heartbeat() {
 		case <-wc.done:
 			return
 		case <-ticker.C:
-			hb := &wire.Heartbeat{Results: wc.results.Load()}
+			hb := &wire.Heartbeat{Results: wc.resultCount.Load()}
 			if err := wc.conn.Send(wire.TypeHeartbeat, hb); err != nil {
 				wc.close("heartbeat not sent: " + err.Error())
 				return
@@ -517,7 +552,7 @@ func (wc *workerConn) closeQuiet() {
 		close(wc.done)
 		// A last acknowledgement spares the worker a resend of results
 		// that this master already recorded.
-		wc.conn.Send(wire.TypeHeartbeat, &wire.Heartbeat{Results: wc.results.Load()})
+		wc.conn.Send(wire.TypeHeartbeat, &wire.Heartbeat{Results: wc.resultCount.Load()})
 		wc.conn.Flush(time.Second)
 		wc.conn.Close()
 	})

@@ -463,3 +463,36 @@ func TestResultBytesCapForgetsOldest(t *testing.T) {
 		}
 	}
 }
+
+func TestCompleteBatchAppliesEachResult(t *testing.T) {
+	s := newTestScheduler(t)
+	h, rec := addWorker(t, s, "w1", 3, "echo")
+	ids := submit(t, s, "echo", 5)
+	first := rec.taken()
+	if len(first) != 3 {
+		t.Fatalf("assigned %d tasks to 3 free slots, want 3", len(first))
+	}
+
+	s.CompleteBatch(h, []Result{
+		{ID: first[0].ID, Attempt: first[0].Attempt, OK: true, Output: []byte("one")},
+		{ID: first[1].ID, Attempt: first[1].Attempt + 1, OK: true}, // not the running attempt
+		{ID: first[2].ID, Attempt: first[2].Attempt, Error: "boom"},
+	})
+
+	if got := mustGet(t, s, first[0].ID); got.Status != StatusSucceeded || string(got.Output) != "one" {
+		t.Errorf("task %s: status %s output %q, want succeeded with \"one\"", first[0].ID, got.Status, got.Output)
+	}
+	if got := mustGet(t, s, first[1].ID); got.Status != StatusRunning {
+		t.Errorf("task %s with a stale result: status %s, want running", first[1].ID, got.Status)
+	}
+	if got := mustGet(t, s, first[2].ID); got.Status != StatusRetrying {
+		t.Errorf("task %s that failed: status %s, want retrying", first[2].ID, got.Status)
+	}
+	if st := s.Stats(); st.StaleResults != 1 {
+		t.Errorf("stale results = %d, want 1", st.StaleResults)
+	}
+	next := rec.taken()
+	if len(next) != 2 || next[0].ID != ids[3] || next[1].ID != ids[4] {
+		t.Errorf("after the batch the worker got %v, want the 2 queued tasks %s and %s", next, ids[3], ids[4])
+	}
+}

@@ -147,27 +147,43 @@ func (s *Scheduler) RemoveWorker(h *WorkerHandle, reason string) {
 // Complete records a worker's result. A result for an attempt that is not
 // the task's current attempt on this worker is dropped and counted.
 func (s *Scheduler) Complete(h *WorkerHandle, r Result) {
+	s.CompleteBatch(h, []Result{r})
+}
+
+// CompleteBatch applies results of one worker in order, as Complete does
+// for each, and then refills the worker's free slots once. A connection
+// that reads several results at once saves a lock round and a move in
+// the free-worker index per result.
+func (s *Scheduler) CompleteBatch(h *WorkerHandle, rs []Result) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := h.w
 	if w.removed {
-		s.staleLocked(w.name, r, "worker connection already closed")
+		for _, r := range rs {
+			s.staleLocked(w.name, r, "worker connection already closed")
+		}
 		return
 	}
-	t := w.running[r.ID]
-	if t == nil || t.attempt != r.Attempt {
-		s.staleLocked(w.name, r, "attempt is not running on this worker")
-		return
-	}
-	delete(w.running, r.ID)
-	w.busy--
-	w.completed++
+	freed := false
+	for _, r := range rs {
+		t := w.running[r.ID]
+		if t == nil || t.attempt != r.Attempt {
+			s.staleLocked(w.name, r, "attempt is not running on this worker")
+			continue
+		}
+		delete(w.running, r.ID)
+		w.busy--
+		w.completed++
+		freed = true
 
-	if t.worker == w && t.status == StatusRunning {
-		s.applyResultLocked(t, r)
+		if t.worker == w && t.status == StatusRunning {
+			s.applyResultLocked(t, r)
+		}
 	}
-	s.reindexLocked(w)
-	s.fillLocked(w)
+	if freed {
+		s.reindexLocked(w)
+		s.fillLocked(w)
+	}
 }
 
 func (s *Scheduler) applyResultLocked(t *task, r Result) {

@@ -234,6 +234,20 @@ func (c *Conn) Recv() (Type, []byte, error) {
 	return Type(typ), body, nil
 }
 
+// FrameBuffered reports whether a whole frame has arrived and waits in the
+// read buffer, so that the next Recv returns it without a system call.
+func (c *Conn) FrameBuffered() bool {
+	if c.r.Buffered() < 4 {
+		return false
+	}
+	length, err := c.r.Peek(4)
+	if err != nil {
+		return false
+	}
+	size := int(binary.BigEndian.Uint32(length))
+	return size >= 1 && c.r.Buffered() >= 4+size
+}
+
 // chunkSize is how much of a frame body Recv reserves ahead of the bytes
 // that have arrived. A peer that declares a large frame makes the reader
 // hold only what it really sends.

@@ -189,3 +189,32 @@ func TestRecvReservesOnlyWhatArrives(t *testing.T) {
 		t.Errorf("Recv allocated %d bytes for a frame that delivered 100, want under 1 MiB", grew)
 	}
 }
+
+func TestFrameBufferedOnlyForWholeFrames(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	c := NewConn(server, DefaultMaxFrame, time.Second)
+	defer c.Close()
+
+	frame := func(body string) []byte {
+		b := binary.BigEndian.AppendUint32(nil, uint32(1+len(body)))
+		b = append(b, byte(TypeHeartbeat))
+		return append(b, body...)
+	}
+	// Two whole frames and the first 3 bytes of a third arrive in one write.
+	data := append(append(frame("a"), frame("bb")...), frame("ccc")[:3]...)
+	go client.Write(data)
+
+	if _, body, err := c.Recv(); err != nil || string(body) != "a" {
+		t.Fatalf("first Recv = %q, %v; want \"a\"", body, err)
+	}
+	if !c.FrameBuffered() {
+		t.Error("FrameBuffered = false with the second frame in the buffer, want true")
+	}
+	if _, body, err := c.Recv(); err != nil || string(body) != "bb" {
+		t.Fatalf("second Recv = %q, %v; want \"bb\"", body, err)
+	}
+	if c.FrameBuffered() {
+		t.Error("FrameBuffered = true with 3 bytes of a frame buffered, want false")
+	}
+}
