@@ -64,7 +64,7 @@ func FuzzHandshake(f *testing.F) {
 		if conn.Decode(body, &auth) != nil {
 			return
 		}
-		if VerifyAuth([][]byte{key}, nonce, h.Node, auth.MAC) {
+		if VerifyAuth([][]byte{key}, nonce, h.Node, nil, auth.MAC) {
 			t.Fatalf("an Auth of %d bytes verified without the key", len(auth.MAC))
 		}
 	})
