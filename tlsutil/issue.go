@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -120,7 +121,8 @@ func IssueNodeCert(opts CertOptions) (certPath, keyPath string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	if checkDNSName(opts.Name) == nil && !containsFold(dnsNames, opts.Name) {
+	if checkDNSName(opts.Name) == nil {
+		dnsNames = slices.DeleteFunc(dnsNames, func(n string) bool { return strings.EqualFold(n, opts.Name) })
 		dnsNames = append([]string{opts.Name}, dnsNames...)
 	}
 	now := nowOr(opts.Now)
