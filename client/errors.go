@@ -18,10 +18,10 @@ import (
 var ErrUnreachable = errors.New("master unreachable")
 
 // ErrTLS is wrapped by the errors of requests that failed because the
-// master's TLS setup and the client's do not match: plain HTTP against
-// HTTPS or the reverse, a certificate from a CA the client does not trust,
-// or one that does not name the address. The message says what to change.
-// Such a request is not retried.
+// master's TLS setup and the client's do not match. The causes are plain
+// HTTP against HTTPS or the reverse, a certificate from a CA that the
+// client does not trust, and one that does not name the address. The
+// message states what to change, and such a request is not retried.
 var ErrTLS = errors.New("TLS mismatch")
 
 // ErrInvalidAddress is wrapped by the errors of every request of a Client

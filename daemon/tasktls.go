@@ -115,7 +115,7 @@ func (s *taskServer) describeHandshakeError(err error) error {
 	case strings.Contains(err.Error(), "didn't provide a certificate"):
 		return errors.New("the worker sent no client certificate, and this master requires one: set tls_ca_file, tls_cert_file and tls_key_file on the worker (lbd tls-cert -name WORKER-NODE)")
 	case errors.As(err, &op) && op.Op == "remote error":
-		return fmt.Errorf("the worker rejected this master's TLS handshake (%w): the worker's log says why; with certificates, this master's tls_cert_file must come from the worker's tls_ca_file and name this master's node", err)
+		return fmt.Errorf("the worker rejected this master's TLS handshake (%w), and the worker's log states the reason: with certificates, this master's tls_cert_file must come from the worker's tls_ca_file and name this master's node", err)
 	case errors.As(err, &ne) && ne.Timeout():
 		return fmt.Errorf("the worker did not finish the TLS handshake within %s: %w", handshakeTimeout, err)
 	}
@@ -139,8 +139,8 @@ func (s *taskServer) checkTLSPeer(tc *tls.Conn, hello *wire.Hello) ([]byte, erro
 	return wire.ChannelBinding(cs)
 }
 
-// rejectPlain answers a worker that speaks plain TCP to a TLS master: it
-// reads the preamble and Hello, to name the worker, and sends a plain
+// rejectPlain rejects a worker that speaks plain TCP to a TLS master. It
+// reads the preamble and Hello to name the worker, then sends a plain
 // Reject that the worker logs.
 func (s *taskServer) rejectPlain(nc net.Conn, remote string, first byte) {
 	const fix = "this master requires TLS on task connections: set task_encryption = true (with the cluster's gossip key) " +
@@ -168,7 +168,7 @@ func (s *taskServer) rejectPlain(nc net.Conn, remote string, first byte) {
 
 // rejectPreamble handles a connection whose preamble is wrong. A worker
 // that opened a TLS handshake to a master without TLS gets a plain Reject
-// frame, which its TLS client reports as a non-TLS answer.
+// frame, which its TLS client reports as a non-TLS response.
 func (s *taskServer) rejectPreamble(nc net.Conn, remote string, err error) {
 	s.countConnError()
 	if !errors.Is(err, wire.ErrPeerSpeaksTLS) || s.tls != nil {

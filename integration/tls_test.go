@@ -209,7 +209,7 @@ func TestTLSMismatchRejectedBothWays(t *testing.T) {
 		if !strings.Contains(line, "remote=127.0.0.1:") {
 			t.Errorf("master log line does not name the address: %s", line)
 		}
-		waitLogLine(t, w, 10*time.Second, "answered in plain TCP", "set task_encryption = true")
+		waitLogLine(t, w, 10*time.Second, "responded in plain TCP", "set task_encryption = true")
 		if n := len(c.API().Workers(t)); n != 0 {
 			t.Errorf("%d workers connected, want none", n)
 		}
@@ -234,7 +234,7 @@ func TestTLSMismatchRejectedBothWays(t *testing.T) {
 }
 
 // tlsHello opens a TLS task connection with cfg, sends the preamble and a
-// Hello for node, and returns the master's answer.
+// Hello for node, and returns the master's response.
 func tlsHello(t *testing.T, addr string, cfg *tls.Config, node string) (*wire.Conn, wire.Type, []byte) {
 	t.Helper()
 	nc := dialTask(t, addr)

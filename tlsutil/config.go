@@ -57,7 +57,7 @@ func (s *Store) ServerConfig() *tls.Config {
 				Certificates: []tls.Certificate{certs.Certificate},
 				// RequireAnyClientCert makes the handshake fail with the
 				// certificate_required alert when a worker sends none,
-				// which tells the worker what it lacks. VerifyConnection
+				// which informs the worker what it lacks. VerifyConnection
 				// then checks the chain, with messages that name the CA.
 				ClientAuth: tls.RequireAnyClientCert,
 				VerifyConnection: func(cs tls.ConnectionState) error {
@@ -166,7 +166,7 @@ func describeVerifyError(leaf *x509.Certificate, err error, ca File) string {
 
 // SelfSigned returns a throwaway ECDSA P-256 certificate for name, valid
 // for a year. It encrypts a connection whose peers authenticate each
-// other some other way (the gossip key), so nobody verifies it.
+// other with the gossip key, so no peer verifies it.
 func SelfSigned(name string) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -69,8 +69,8 @@ func CreateCA(opts CAOptions) (certPath, keyPath string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	// The serial in the name tells CAs apart in messages such as "signed
-	// by lbd cluster CA 3f9a0c12, not by the CA in tls_ca_file".
+	// The serial in the name distinguishes CAs in messages such as
+	// "signed by lbd cluster CA 3f9a0c12, not by the CA in tls_ca_file".
 	name := "lbd cluster CA " + hex.EncodeToString(serial.Bytes())[:8]
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
@@ -107,9 +107,10 @@ type CertOptions struct {
 // CADir, to OutDir/NAME.pem and its ECDSA P-256 key to OutDir/NAME-key.pem
 // (mode 0600). The certificate has both the server and the client auth
 // extended key usage, because a node's certificate serves on the master's
-// task listener and authenticates a worker. Its common name is Name; its
-// DNS names are Name, when Name is a valid DNS name, and the DNS names of
-// Hosts; its IP addresses are the IPs of Hosts. It returns the two paths.
+// task listener and authenticates a worker. Its common name is Name. Its
+// DNS names are Name (when Name is a valid DNS name) and the DNS names of
+// Hosts, and its IP addresses are the IPs of Hosts. It returns the two
+// paths.
 func IssueNodeCert(opts CertOptions) (certPath, keyPath string, err error) {
 	if err := CheckNodeName(opts.Name); err != nil {
 		return "", "", err
@@ -181,7 +182,7 @@ func CheckNodeName(name string) error {
 	case len([]rune(name)) > 128:
 		return fmt.Errorf("invalid node name of %d characters: must be at most 128", len([]rune(name)))
 	case name == "." || name == "..":
-		return fmt.Errorf("invalid node name %q: it is no valid file name", name)
+		return fmt.Errorf("invalid node name %q: not a valid file name", name)
 	}
 	for _, r := range name {
 		if r == '/' || r == '\\' || r < 0x20 || r == 0x7f || r == ' ' || r == '\t' {

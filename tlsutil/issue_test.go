@@ -205,7 +205,7 @@ func TestIssueNodeCertErrors(t *testing.T) {
 		{"past the CA", CertOptions{CADir: dir, Name: "w1", Days: DefaultCADays + 10}, "outlive its CA"},
 		{"no name", CertOptions{CADir: dir, Days: 1}, "missing node name"},
 		{"path in name", CertOptions{CADir: dir, Name: "../w1", Days: 1}, "path separators"},
-		{"dot name", CertOptions{CADir: dir, Name: "..", Days: 1}, "no valid file name"},
+		{"dot name", CertOptions{CADir: dir, Name: "..", Days: 1}, "not a valid file name"},
 	}
 	for _, tt := range tests {
 		tt.opts.OutDir = t.TempDir()

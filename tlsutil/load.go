@@ -326,7 +326,7 @@ func readPrivateKey(f File) (crypto.Signer, error) {
 		}
 		signer, ok := key.(crypto.Signer)
 		if !ok {
-			return nil, fileError(f, nil, "holds a %T key, which cannot sign: use an ECDSA, Ed25519 or RSA key", key)
+			return nil, fileError(f, nil, "contains a %T key, which cannot sign: use an ECDSA, Ed25519 or RSA key", key)
 		}
 		return signer, nil
 	}

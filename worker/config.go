@@ -72,7 +72,7 @@ type Config struct {
 	// TLS returns the TLS configuration of the next connection to the
 	// master at addr, or nil for plain TCP. It is called per connection,
 	// so certificates that a reload replaced apply from the next one. On a
-	// TLS connection the answer to the Challenge and the master's proof
+	// TLS connection the response to the Challenge and the master's proof
 	// are bound to the TLS session. nil means plain TCP.
 	TLS func(addr string) (*tls.Config, error)
 

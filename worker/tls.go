@@ -51,7 +51,7 @@ func (w *Worker) describeTLSError(addr string, err error) error {
 	var op *net.OpError
 	switch {
 	case errors.As(err, &header):
-		return fmt.Errorf("master %s answered in plain TCP, so its task port has no TLS while this worker requires it: "+
+		return fmt.Errorf("master %s responded in plain TCP, so its task port has no TLS while this worker requires it: "+
 			"set task_encryption = true or tls_ca_file, tls_cert_file and tls_key_file on the master as on this worker, or remove them from this worker", addr)
 	case errors.As(err, &peer):
 		return fmt.Errorf("the master's certificate is rejected: %w: the master needs a certificate from this worker's tls_ca_file, made with lbd tls-cert -name MASTER-NODE", peer)
@@ -62,10 +62,10 @@ func (w *Worker) describeTLSError(addr string, err error) error {
 			return fmt.Errorf("master %s requires a client certificate (%s): set tls_ca_file, tls_cert_file and tls_key_file on this worker, with a certificate made by lbd tls-cert -name %s from the master's CA",
 				addr, alert, w.cfg.Node)
 		case strings.Contains(alert, "bad certificate"), strings.Contains(alert, "unknown certificate"):
-			return fmt.Errorf("master %s rejected this worker's certificate (%s); the master's log says why: this worker needs a certificate made by lbd tls-cert -name %s from the master's CA",
+			return fmt.Errorf("master %s rejected this worker's certificate (%s), and the master's log states the reason: this worker needs a certificate made by lbd tls-cert -name %s from the master's CA",
 				addr, alert, w.cfg.Node)
 		}
-		return fmt.Errorf("%w: the master's log says why", err)
+		return fmt.Errorf("%w: the master's log states the reason", err)
 	}
 	return err
 }

@@ -146,9 +146,13 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "lbd validate: missing -config FILE")
 		return exitUsage
 	}
-	if _, err := config.LoadFile(*path); err != nil {
+	cfg, err := config.LoadFile(*path)
+	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return exitFailure
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
 	fmt.Fprintf(stdout, "%s: valid\n", *path)
 	return exitOK

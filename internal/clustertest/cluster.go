@@ -219,7 +219,7 @@ func StartMasterHTTPS(t testing.TB, caFile string, extra ...string) *Cluster {
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(data) {
-		t.Fatalf("CA file %s holds no certificate", caFile)
+		t.Fatalf("CA file %s contains no certificate", caFile)
 	}
 	return startMaster(t, &API{HTTPS: true, RootCAs: pool}, extra)
 }
