@@ -359,9 +359,14 @@ func TestSIGHUPRotatesCertificates(t *testing.T) {
 		"-api-tls-cert-file", filepath.Join(dir, "master.pem"), "-api-tls-key-file", filepath.Join(dir, "master-key.pem"))
 	c := clustertest.StartMasterHTTPS(t, ca, args...)
 	api := c.API()
-	c.StartWorker("w1", echoEnv, certArgs(dir, "w1")...)
+	w1 := c.StartWorker("w1", echoEnv, certArgs(dir, "w1")...)
 	api.WaitWorkers(t, 1, 20*time.Second)
 	first := servedCert(t, c.HTTP, ca)
+
+	// A worker reloads its own certificate the same way.
+	issueCert(t, dir, "w1")
+	w1.Signal(syscall.SIGHUP)
+	waitLog(t, w1, "task connection certificates reloaded", 10*time.Second)
 
 	// Rotate: a new certificate and key under the same file names.
 	issueCert(t, dir, "master")

@@ -67,5 +67,8 @@ func FuzzHandshake(f *testing.F) {
 		if VerifyAuth([][]byte{key}, nonce, h.Node, nil, auth.MAC) {
 			t.Fatalf("an Auth of %d bytes verified without the key", len(auth.MAC))
 		}
+		if VerifyAuth([][]byte{key}, nonce, h.Node, nonce, auth.MAC) {
+			t.Fatalf("an Auth of %d bytes verified on a TLS session without the key", len(auth.MAC))
+		}
 	})
 }
