@@ -61,6 +61,11 @@ func newTaskTLS(cfg *config.Config, store *tlsutil.Store) (*taskTLS, error) {
 // the master at addr: nil for plain TCP. With certificates, the master's
 // certificate must name the master's node name that gossip reports for
 // addr.
+//
+// NOTE: every certificate from lbd tls-cert allows server auth, so without
+// gossip encryption a node that holds any certificate of the CA can claim
+// the master role in gossip under its own name and pass this check. Set
+// encrypt or keyring_file beside the certificates to close that.
 func workerTLS(cfg *config.Config, store *tlsutil.Store, masterName func(addr string) string) func(string) (*tls.Config, error) {
 	switch {
 	case store != nil:
