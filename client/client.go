@@ -4,11 +4,14 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -25,6 +28,7 @@ type Client struct {
 	timeout time.Duration
 	backoff time.Duration // delay before the first retry of a keyed submit
 	token   string        // API bearer token; "" sends none
+	optErr  error         // set when an Option failed, such as WithCAFile
 }
 
 // Option changes a Client that New creates.
@@ -34,6 +38,36 @@ type Option func(*Client)
 // settings or a custom transport. The Client's own timeouts still apply.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) { c.http = hc }
+}
+
+// WithRootCAs makes the Client verify the certificate of an https master
+// against the CA certificates in pool instead of the system's. It
+// replaces the http.Client of an earlier WithHTTPClient.
+func WithRootCAs(pool *x509.CertPool) Option {
+	return func(c *Client) {
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		c.http = &http.Client{Transport: transport}
+	}
+}
+
+// WithCAFile is WithRootCAs with the PEM certificates of the file at
+// path, such as the cluster's ca.pem. When the file cannot be read or
+// holds no certificate, every request fails with an error that names it.
+func WithCAFile(path string) Option {
+	return func(c *Client) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			c.optErr = fmt.Errorf("read the CA file of the master's certificate: %w", err)
+			return
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(data) {
+			c.optErr = fmt.Errorf("CA file %s contains no PEM certificate: give the CA certificate that signed the master's HTTPS certificate, such as the cluster's ca.pem", path)
+			return
+		}
+		WithRootCAs(pool)(c)
+	}
 }
 
 // WithTimeout sets the limit on one request; d <= 0 keeps DefaultTimeout.
@@ -52,8 +86,9 @@ func WithToken(token string) Option {
 }
 
 // New returns a Client for the master at addr, either "host:port" or a URL
-// such as "http://host:port". An invalid addr makes every request fail with
-// an error that wraps ErrInvalidAddress and names it.
+// such as "http://host:port" or "https://host:port". An invalid addr makes
+// every request fail with an error that wraps ErrInvalidAddress and names
+// it.
 func New(addr string, opts ...Option) *Client {
 	c := &Client{http: &http.Client{}, timeout: DefaultTimeout, backoff: 250 * time.Millisecond}
 	c.base, c.addrErr = baseURL(addr)
@@ -70,7 +105,7 @@ func baseURL(addr string) (string, error) {
 	}
 	u, err := url.Parse(raw)
 	if err == nil && (u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "") {
-		err = fmt.Errorf("want host:port or http://host:port")
+		err = fmt.Errorf("want host:port, http://host:port or https://host:port")
 	}
 	if err != nil {
 		return "", fmt.Errorf("%w %q: %w", ErrInvalidAddress, addr, err)
@@ -83,6 +118,9 @@ func baseURL(addr string) (string, error) {
 func (c *Client) do(ctx context.Context, method, path string, in, out any, wait time.Duration) error {
 	if c.addrErr != nil {
 		return c.addrErr
+	}
+	if c.optErr != nil {
+		return c.optErr
 	}
 	var body io.Reader
 	if in != nil {
@@ -112,7 +150,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, wait 
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s %s: %w", method, path, context.Cause(ctx))
 		}
-		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+		return describeTransportError(req.URL.Host, err)
 	}
 	defer resp.Body.Close()
 

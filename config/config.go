@@ -14,6 +14,8 @@ import (
 	"os"
 	"runtime"
 	"time"
+
+	"github.com/lbd-dev/lbd/tlsutil"
 )
 
 // Roles of a node.
@@ -177,6 +179,41 @@ type Config struct {
 	// MetricsRequireToken makes /metrics require the API token too.
 	// Default false: /metrics and /healthz are served without it.
 	MetricsRequireToken bool
+
+	// TLSCAFile, TLSCertFile and TLSKeyFile are the absolute paths of the
+	// cluster CA certificate, this node's certificate and its private key,
+	// in PEM (lbd tls-ca and lbd tls-cert write them). Set all three or
+	// none. With them, task connections use TLS 1.3 with certificates on
+	// both ends. Default "".
+	TLSCAFile   string
+	TLSCertFile string
+	TLSKeyFile  string
+
+	// TLS holds the certificates that the tls_* files give, loaded and
+	// checked; nil without them.
+	TLS *tlsutil.Certs
+
+	// TaskEncryption runs task connections over TLS 1.3 with throwaway
+	// certificates, authenticated by the gossip key, when the tls_* files
+	// are not set. It requires encrypt or keyring_file. With the tls_*
+	// files, task connections use TLS whatever its value. Default false.
+	TaskEncryption bool
+
+	// APITLSCertFile and APITLSKeyFile are the absolute paths of the
+	// certificate and private key of the master's HTTPS API, in PEM. Set
+	// both or neither; with both, the API serves HTTPS only. Default "".
+	APITLSCertFile string
+	APITLSKeyFile  string
+
+	// APITLS holds the API's certificate, loaded and checked; nil without
+	// one.
+	APITLS *tlsutil.Certs
+
+	// APICAFile is the absolute path of the CA certificate that client
+	// commands (lbd submit, lbd health and the others) verify the master's
+	// HTTPS certificate with, when they take it from LBD_API_CA_FILE. They
+	// fall back to tls_ca_file. Default "".
+	APICAFile string
 
 	// MaxConnsPerAddr caps the task connections, handshakes included,
 	// that the master keeps from one remote IP address. Default 64.

@@ -25,6 +25,8 @@ func (l *loader) finish(requireRole bool) {
 	l.checkWorker()
 	l.finishKeyring()
 	l.finishAPIToken()
+	l.finishTLS()
+	l.finishAPITLS()
 	if l.cfg.Dev {
 		l.checkLoopback()
 	}

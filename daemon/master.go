@@ -17,7 +17,22 @@ import (
 	"github.com/lbd-dev/lbd/metrics"
 	"github.com/lbd-dev/lbd/scheduler"
 	"github.com/lbd-dev/lbd/store"
+	"github.com/lbd-dev/lbd/tlsutil"
 	"github.com/lbd-dev/lbd/wire"
+)
+
+// Deadlines of the HTTP API's connections.
+const (
+	// apiReadHeaderTimeout bounds the TLS handshake and the request
+	// headers, so a client that trickles them is cut off.
+	apiReadHeaderTimeout = 10 * time.Second
+	// apiReadTimeout bounds the whole request, body included. There is
+	// no write timeout: ?wait requests hold their response for up to five
+	// minutes.
+	apiReadTimeout = 2 * time.Minute
+	// apiIdleTimeout closes a keep-alive connection that sends no next
+	// request.
+	apiIdleTimeout = 2 * time.Minute
 )
 
 // master is the running parts of a master node.
@@ -32,6 +47,9 @@ type master struct {
 	members *membership.Membership
 	metrics *metrics.Master
 	history *api.History
+
+	taskCerts *tlsutil.Store // nil without tls_* files
+	apiCerts  *tlsutil.Store // nil without api_tls_* files
 
 	quit chan struct{}
 	wg   sync.WaitGroup
@@ -54,6 +72,14 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 	schedCfg := schedulerConfig(cfg, m.store, log)
 	schedCfg.Observer = m.metrics
 	m.sched, err = scheduler.New(schedCfg)
+	if err != nil {
+		return nil, err
+	}
+
+	if cfg.TLS != nil {
+		m.taskCerts = tlsutil.NewStore(cfg.TLS)
+	}
+	taskTLS, err := newTaskTLS(cfg, m.taskCerts)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +128,7 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 		conns:     make(map[*workerConn]struct{}),
 		connError: m.metrics.TaskConnectionError,
 		keys:      m.members.Keys,
+		tls:       taskTLS,
 		limits:    newConnLimits(cfg.MaxConnsPerAddr, cfg.MaxPendingHandshakes, log),
 	}
 	m.history = api.NewHistory(m.sched.Stats, 0, 0)
@@ -120,13 +147,16 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 	})
 	m.http = &http.Server{
 		Handler:           m.api,
-		ReadHeaderTimeout: 10 * time.Second,
-		// A body has this long to arrive, so that clients that trickle
-		// bytes cannot hold connections open. There is no write timeout:
-		// ?wait requests hold their response for up to five minutes.
-		ReadTimeout: 2 * time.Minute,
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: apiReadHeaderTimeout,
+		ReadTimeout:       apiReadTimeout,
+		IdleTimeout:       apiIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	apiScheme := "http"
+	if cfg.APITLS != nil {
+		m.apiCerts = tlsutil.NewStore(cfg.APITLS)
+		m.http.TLSConfig = m.apiCerts.APIConfig()
+		apiScheme = "https"
 	}
 
 	m.wg.Add(3)
@@ -148,7 +178,10 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 		}()
 	}
 	log.Info("master listening", "gossip", m.members.LocalAddr(), "tasks", taskLn.Addr().String(),
-		"http", m.httpLn.Addr().String(), "durability", cfg.Durability, "data_dir", cfg.DataDir)
+		"http", m.httpLn.Addr().String(), "api_scheme", apiScheme, "task_transport", transportMode(cfg),
+		"durability", cfg.Durability, "data_dir", cfg.DataDir)
+	logCerts(log, "task connection certificate", cfg.TLS)
+	logCerts(log, "HTTPS API certificate", cfg.APITLS)
 	return m, nil
 }
 
@@ -201,7 +234,13 @@ func listen(addr, what, setting string) (net.Listener, error) {
 }
 
 func (m *master) serveHTTP() {
-	if err := m.http.Serve(m.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	var err error
+	if m.http.TLSConfig != nil {
+		err = m.http.ServeTLS(m.httpLn, "", "")
+	} else {
+		err = m.http.Serve(m.httpLn)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		m.log.Error("HTTP server failed", "addr", m.httpLn.Addr().String(), "err", err)
 	}
 }

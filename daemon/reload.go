@@ -10,6 +10,7 @@ import (
 
 	"github.com/lbd-dev/lbd/config"
 	"github.com/lbd-dev/lbd/membership"
+	"github.com/lbd-dev/lbd/tlsutil"
 	"github.com/lbd-dev/lbd/wire"
 )
 
@@ -120,6 +121,8 @@ func (n *Node) applyConfig(cfg *config.Config) {
 	}
 	n.applyLogLevel(&applied, cfg.LogLevel)
 	n.applyKeyring(&applied, cfg)
+	n.applyTaskCerts(&applied, cfg)
+	n.applyAPICerts(&applied, cfg)
 	warnSecretChanged(n.log, running, cfg)
 	if n.worker != nil {
 		n.applyWorker(&applied, cfg.Worker)
@@ -148,6 +151,60 @@ func (n *Node) applyKeyring(applied *config.Config, loaded *config.Config) {
 	applied.GossipKeys = loaded.GossipKeys
 	n.log.Info("gossip keyring reloaded", "keys", len(loaded.GossipKeys),
 		"primary_key_fingerprint", keyFingerprint(loaded.GossipKeys[0]))
+}
+
+// applyTaskCerts installs the task connection certificates of loaded for
+// new connections when they differ from the running ones. Open connections
+// keep the certificates they were made with. Turning TLS on or off needs a
+// restart. A certificate that fails its checks never gets here: the
+// reload fails and the node keeps its certificates.
+func (n *Node) applyTaskCerts(applied, loaded *config.Config) {
+	from, to := transportMode(applied), transportMode(loaded)
+	if from != to {
+		n.log.Warn("task transport changed; restart to apply", "setting", "task_encryption and tls_*", "read_by", "task connections",
+			"running", from, "loaded", to)
+		return
+	}
+	if applied.TLS == nil || (applied.TLS.Equal(loaded.TLS) && sameFiles(applied.TLS, loaded.TLS)) {
+		return
+	}
+	var stores []*tlsutil.Store
+	if n.master != nil {
+		stores = append(stores, n.master.taskCerts)
+	}
+	if n.worker != nil {
+		stores = append(stores, n.worker.taskCerts)
+	}
+	for _, s := range stores {
+		if s != nil {
+			s.Set(loaded.TLS)
+		}
+	}
+	applied.TLSCAFile, applied.TLSCertFile, applied.TLSKeyFile = loaded.TLSCAFile, loaded.TLSCertFile, loaded.TLSKeyFile
+	applied.TLS = loaded.TLS
+	logCerts(n.log, "task connection certificates reloaded; new connections use them", loaded.TLS)
+}
+
+// applyAPICerts installs the HTTPS certificate of loaded for new
+// connections. Turning HTTPS on or off needs a restart.
+func (n *Node) applyAPICerts(applied, loaded *config.Config) {
+	if (applied.APITLS == nil) != (loaded.APITLS == nil) {
+		n.log.Warn("api_tls_cert_file changed; restart to apply", "setting", "api_tls_cert_file", "read_by", "HTTP listener",
+			"running", applied.APITLSCertFile, "loaded", loaded.APITLSCertFile)
+		return
+	}
+	if applied.APITLS == nil || n.master == nil || (applied.APITLS.Equal(loaded.APITLS) && sameFiles(applied.APITLS, loaded.APITLS)) {
+		return
+	}
+	n.master.apiCerts.Set(loaded.APITLS)
+	applied.APITLSCertFile, applied.APITLSKeyFile = loaded.APITLSCertFile, loaded.APITLSKeyFile
+	applied.APITLS = loaded.APITLS
+	logCerts(n.log, "HTTPS API certificate reloaded; new connections use it", loaded.APITLS)
+}
+
+// sameFiles reports whether a and b were read from the same paths.
+func sameFiles(a, b *tlsutil.Certs) bool {
+	return a.CA == b.CA && a.Cert == b.Cert && a.Key == b.Key
 }
 
 // warnSecretChanged logs a change of the API token settings, which apply

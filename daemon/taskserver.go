@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,9 @@ type taskServer struct {
 	// keys returns the gossip keys that a worker's Auth may use, the
 	// primary first; nil means task connections are not authenticated.
 	keys func() [][]byte
+
+	// tls is nil when task connections are plain TCP.
+	tls *taskTLS
 
 	limits *connLimits // connections per remote IP and pending handshakes
 
@@ -139,13 +143,21 @@ func (s *taskServer) handshake(nc net.Conn) *workerConn {
 		tc.SetKeepAlivePeriod(15 * time.Second)
 	}
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
-	if err := wire.ReadPreamble(nc); err != nil {
-		s.log.Warn("task connection rejected", "remote", remote, "err", err)
-		s.countConnError()
-		nc.Close()
+
+	stream := nc
+	var tlsConn *tls.Conn
+	if s.tls != nil {
+		tlsConn = s.startTLS(nc, remote)
+		if tlsConn == nil {
+			return nil
+		}
+		stream = tlsConn
+	}
+	if err := wire.ReadPreamble(stream); err != nil {
+		s.rejectPreamble(nc, remote, err)
 		return nil
 	}
-	conn := wire.NewConn(nc, s.maxFrame, s.hbTimeout)
+	conn := wire.NewConn(stream, s.maxFrame, s.hbTimeout)
 	conn.SetMaxFrame(min(s.maxFrame, handshakeMaxFrame))
 	hello, err := readHello(conn)
 	if err != nil {
@@ -155,7 +167,15 @@ func (s *taskServer) handshake(nc net.Conn) *workerConn {
 		return nil
 	}
 
-	authKey, err := s.authenticate(conn, hello)
+	var binding []byte
+	if tlsConn != nil {
+		if binding, err = s.checkTLSPeer(tlsConn, hello); err != nil {
+			s.reject(conn, hello, remote, "task connection rejected", err)
+			return nil
+		}
+	}
+
+	authKey, err := s.authenticate(conn, hello, binding)
 	if err != nil {
 		s.log.Warn("task connection rejected: authentication failed", "worker", hello.Node, "remote", remote, "err", err)
 		s.countConnError()
@@ -165,16 +185,22 @@ func (s *taskServer) handshake(nc net.Conn) *workerConn {
 		return nil
 	}
 
-	wc, err := s.admit(conn, hello, remote, authKey)
+	wc, err := s.admit(conn, hello, remote, authKey, binding)
 	if err != nil {
-		s.log.Warn("worker rejected", "worker", hello.Node, "remote", remote, "err", err)
-		s.countConnError()
-		conn.Send(wire.TypeReject, &wire.Reject{Reason: err.Error()})
-		conn.Flush(time.Second)
-		conn.Close()
+		s.reject(conn, hello, remote, "worker rejected", err)
 		return nil
 	}
 	return wc
+}
+
+// reject logs why the worker of hello is rejected, sends it the reason in
+// a Reject frame and closes the connection.
+func (s *taskServer) reject(conn *wire.Conn, hello *wire.Hello, remote, msg string, err error) {
+	s.log.Warn(msg, "worker", hello.Node, "remote", remote, "err", err)
+	s.countConnError()
+	conn.Send(wire.TypeReject, &wire.Reject{Reason: err.Error()})
+	conn.Flush(time.Second)
+	conn.Close()
 }
 
 func readHello(conn *wire.Conn) (*wire.Hello, error) {
@@ -197,10 +223,11 @@ func readHello(conn *wire.Conn) (*wire.Hello, error) {
 
 // authenticate sends a Challenge and checks the worker's Auth against
 // every gossip key, so that workers on either side of a key rotation get
-// in. It does nothing when gossip is not encrypted.
+// in. On TLS, binding is the session's channel binding, which the Auth
+// must include. It does nothing when gossip is not encrypted.
 // It returns the key that the worker's Auth matched, nil without
 // encryption.
-func (s *taskServer) authenticate(conn *wire.Conn, h *wire.Hello) ([]byte, error) {
+func (s *taskServer) authenticate(conn *wire.Conn, h *wire.Hello, binding []byte) ([]byte, error) {
 	if s.keys == nil {
 		return nil, nil
 	}
@@ -226,7 +253,7 @@ func (s *taskServer) authenticate(conn *wire.Conn, h *wire.Hello) ([]byte, error
 	if err := conn.Decode(body, &auth); err != nil {
 		return nil, err
 	}
-	key := wire.MatchAuth(keys, nonce, h.Node, auth.MAC)
+	key := wire.MatchAuth(keys, nonce, h.Node, binding, auth.MAC)
 	if key == nil {
 		return nil, errors.New("the worker's auth matches no key of the gossip keyring: its encrypt or keyring_file differs from the master's")
 	}
@@ -235,7 +262,7 @@ func (s *taskServer) authenticate(conn *wire.Conn, h *wire.Hello) ([]byte, error
 
 // admit checks that the worker is a gossip member, registers it with the
 // scheduler and sends Welcome.
-func (s *taskServer) admit(conn *wire.Conn, h *wire.Hello, remote string, authKey []byte) (*workerConn, error) {
+func (s *taskServer) admit(conn *wire.Conn, h *wire.Hello, remote string, authKey, binding []byte) (*workerConn, error) {
 	if err := s.waitMember(h, remote); err != nil {
 		return nil, err
 	}
@@ -271,7 +298,7 @@ func (s *taskServer) admit(conn *wire.Conn, h *wire.Hello, remote string, authKe
 		HeartbeatTimeout:  int64(s.hbTimeout),
 	}
 	if authKey != nil && len(h.Nonce) == wire.NonceSize {
-		proof, err := wire.MasterProof(authKey, h.Nonce, h.Node)
+		proof, err := wire.MasterProof(authKey, h.Nonce, h.Node, binding)
 		if err != nil {
 			s.sched.RemoveWorker(handle, "master proof failed: "+err.Error())
 			return nil, err

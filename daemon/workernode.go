@@ -11,6 +11,7 @@ import (
 	"github.com/lbd-dev/lbd/config"
 	"github.com/lbd-dev/lbd/membership"
 	"github.com/lbd-dev/lbd/metrics"
+	"github.com/lbd-dev/lbd/tlsutil"
 	"github.com/lbd-dev/lbd/wire"
 	"github.com/lbd-dev/lbd/worker"
 )
@@ -27,6 +28,8 @@ type workerNode struct {
 
 	metrics *metrics.Worker
 	http    *workerHTTP // nil unless http_addr is set
+
+	taskCerts *tlsutil.Store // nil without tls_* files
 }
 
 func startWorker(ctx context.Context, cfg *config.Config, log *slog.Logger, version string) (wn *workerNode, err error) {
@@ -88,6 +91,12 @@ func startWorkerWith(ctx context.Context, cfg *config.Config, handlers map[strin
 		"types", handlerNames(handlers))
 	wcfg.GossipAddr = wn.members.LocalAddr()
 	wcfg.GossipKey = wn.members.PrimaryKey
+	if cfg.TLS != nil {
+		wn.taskCerts = tlsutil.NewStore(cfg.TLS)
+	}
+	wcfg.TLS = workerTLS(cfg, wn.taskCerts, wn.members.MasterNameAt)
+	log.Info("task transport", "mode", transportMode(cfg))
+	logCerts(log, "task connection certificate", cfg.TLS)
 	if wn.w, err = worker.New(wcfg); err != nil {
 		wn.members.Shutdown()
 		return nil, err

@@ -164,7 +164,7 @@ func TestTaskPortDropsUnauthenticated(t *testing.T) {
 		t.Fatalf("answer to hello is %s, want challenge", typ)
 	}
 	conn.Decode(body, &challenge)
-	mac, err := wire.AuthMAC(bytes.Repeat([]byte{9}, 32), challenge.Nonce, "forger")
+	mac, err := wire.AuthMAC(bytes.Repeat([]byte{9}, 32), challenge.Nonce, "forger", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -474,6 +474,23 @@ func (m *Membership) Member(name string) (Member, bool) {
 // MasterTaskAddr returns the task address of the alive master, with an
 // unspecified host (0.0.0.0 or ::) replaced by the master's gossip address.
 func (m *Membership) MasterTaskAddr() string {
+	_, addr := m.masterTask()
+	return addr
+}
+
+// MasterNameAt returns the node name of the master whose task address, as
+// MasterTaskAddr returns it, is addr, or "" when gossip lists none.
+func (m *Membership) MasterNameAt(addr string) string {
+	name, a := m.masterTask()
+	if a != addr {
+		return ""
+	}
+	return name
+}
+
+// masterTask returns the node name and task address of the master whose
+// name sorts first, or "" and "".
+func (m *Membership) masterTask() (name, addr string) {
 	var best *memberlist.Node
 	var bestMeta wire.Meta
 	for _, n := range m.ml.Members() {
@@ -486,16 +503,16 @@ func (m *Membership) MasterTaskAddr() string {
 		}
 	}
 	if best == nil {
-		return ""
+		return "", ""
 	}
 	host, port, err := net.SplitHostPort(bestMeta.TaskAddr)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = best.Addr.String()
 	}
-	return net.JoinHostPort(host, port)
+	return best.Name, net.JoinHostPort(host, port)
 }
 
 // LocalAddr returns this node's advertised gossip address.

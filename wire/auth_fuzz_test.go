@@ -64,8 +64,11 @@ func FuzzHandshake(f *testing.F) {
 		if conn.Decode(body, &auth) != nil {
 			return
 		}
-		if VerifyAuth([][]byte{key}, nonce, h.Node, auth.MAC) {
+		if VerifyAuth([][]byte{key}, nonce, h.Node, nil, auth.MAC) {
 			t.Fatalf("an Auth of %d bytes verified without the key", len(auth.MAC))
+		}
+		if VerifyAuth([][]byte{key}, nonce, h.Node, nonce, auth.MAC) {
+			t.Fatalf("an Auth of %d bytes verified on a TLS session without the key", len(auth.MAC))
 		}
 	})
 }

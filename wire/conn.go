@@ -24,6 +24,17 @@ const headerSize = 5
 // preamble opens every task connection.
 var preamble = [4]byte{'L', 'B', 'D', ProtocolVersion}
 
+// TLSRecordHandshake is the first byte of a TLS connection: the record
+// type of the ClientHello.
+const TLSRecordHandshake = 0x16
+
+// PreambleStart is the first byte of a plain task connection.
+const PreambleStart = 'L'
+
+// ErrPeerSpeaksTLS is wrapped by the error of ReadPreamble when the peer
+// opened a TLS handshake instead of sending the preamble.
+var ErrPeerSpeaksTLS = errors.New("the peer speaks TLS")
+
 // ErrClosed is returned by Send after the connection was closed.
 var ErrClosed = errors.New("task connection closed")
 
@@ -48,7 +59,10 @@ func ReadPreamble(r io.Reader) error {
 	if _, err := io.ReadFull(r, got[:]); err != nil {
 		return fmt.Errorf("read preamble: %w", err)
 	}
-	if got[0] != 'L' || got[1] != 'B' || got[2] != 'D' {
+	if got[0] == TLSRecordHandshake {
+		return fmt.Errorf("%w: it opened a TLS handshake instead of the lbd preamble", ErrPeerSpeaksTLS)
+	}
+	if got[0] != PreambleStart || got[1] != 'B' || got[2] != 'D' {
 		return fmt.Errorf("not an lbd task connection (preamble %q)", got[:])
 	}
 	if got[3] != ProtocolVersion {

@@ -115,6 +115,15 @@ func TestReadPreamble(t *testing.T) {
 		if (err != nil) != c.fail {
 			t.Errorf("%s: err = %v, want failure %v", name, err, c.fail)
 		}
+		if errors.Is(err, ErrPeerSpeaksTLS) {
+			t.Errorf("%s: err = %v, which claims the peer speaks TLS", name, err)
+		}
+	}
+
+	// A TLS 1.x ClientHello record header.
+	err := ReadPreamble(bytes.NewReader([]byte{TLSRecordHandshake, 0x03, 0x01, 0x02, 0x00}))
+	if !errors.Is(err, ErrPeerSpeaksTLS) {
+		t.Errorf("ClientHello: err = %v, want ErrPeerSpeaksTLS", err)
 	}
 }
 

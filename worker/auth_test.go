@@ -40,7 +40,7 @@ func TestWorkerAnswersChallenge(t *testing.T) {
 	if err := c.conn.Decode(body, &auth); err != nil {
 		t.Fatal(err)
 	}
-	if !wire.VerifyAuth([][]byte{key}, nonce, "worker-1", auth.MAC) {
+	if !wire.VerifyAuth([][]byte{key}, nonce, "worker-1", nil, auth.MAC) {
 		t.Fatal("the worker's auth does not verify with its key")
 	}
 	_ = c.conn.SetReadDeadline(time.Time{})

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,6 +68,13 @@ type Config struct {
 	// the worker has no key: it then cannot connect to a master that
 	// challenges, and with a key it refuses a master that does not.
 	GossipKey func() []byte
+
+	// TLS returns the TLS configuration of the next connection to the
+	// master at addr, or nil for plain TCP. It is called per connection,
+	// so certificates that a reload replaced apply from the next one. On a
+	// TLS connection the response to the Challenge and the master's proof
+	// are bound to the TLS session. nil means plain TCP.
+	TLS func(addr string) (*tls.Config, error)
 
 	// Queues are the queues the worker serves with their weights, sent in
 	// Hello; the master checks them. Empty means the queue "default".

@@ -167,7 +167,7 @@ func (c *masterConn) welcome(t *testing.T, opts welcomeOptions) {
 		Stale:             opts.stale,
 	}
 	if opts.proofKey != nil {
-		proof, err := wire.MasterProof(opts.proofKey, c.hello.Nonce, c.hello.Node)
+		proof, err := wire.MasterProof(opts.proofKey, c.hello.Nonce, c.hello.Node, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

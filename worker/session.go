@@ -153,15 +153,19 @@ func (w *Worker) connect(ctx context.Context, addr string) (bool, error) {
 	stopClose := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stopClose()
 
-	_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if err := wire.WritePreamble(nc); err != nil {
-		return false, fmt.Errorf("write preamble to master %s: %w", addr, err)
+	stream, binding, err := w.startTLS(ctx, nc, addr)
+	if err != nil {
+		return false, err
 	}
-	_ = nc.SetWriteDeadline(time.Time{})
-	conn := wire.NewConn(nc, w.cfg.MaxFrameBytes, writeTimeout)
+	_ = stream.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if err := wire.WritePreamble(stream); err != nil {
+		return false, fmt.Errorf("write preamble to master %s: %w", addr, w.describeTLSError(addr, err))
+	}
+	_ = stream.SetWriteDeadline(time.Time{})
+	conn := wire.NewConn(stream, w.cfg.MaxFrameBytes, writeTimeout)
 	defer conn.Close()
 
-	welcome, err := w.handshake(conn, addr)
+	welcome, err := w.handshake(conn, addr, binding)
 	if err != nil {
 		return false, err
 	}
@@ -171,8 +175,9 @@ func (w *Worker) connect(ctx context.Context, addr string) (bool, error) {
 	return true, err
 }
 
-// handshake sends Hello and waits for Welcome.
-func (w *Worker) handshake(conn *wire.Conn, addr string) (wire.Welcome, error) {
+// handshake sends Hello and waits for Welcome. binding is the TLS
+// session's channel binding, nil on plain TCP.
+func (w *Worker) handshake(conn *wire.Conn, addr string, binding []byte) (wire.Welcome, error) {
 	var welcome wire.Welcome
 	w.mu.Lock()
 	hello := w.helloLocked()
@@ -194,7 +199,7 @@ func (w *Worker) handshake(conn *wire.Conn, addr string) (wire.Welcome, error) {
 		return welcome, err
 	}
 	if typ == wire.TypeChallenge {
-		if typ, body, err = w.answerChallenge(conn, addr, body, key); err != nil {
+		if typ, body, err = w.answerChallenge(conn, addr, body, key, binding); err != nil {
 			return welcome, err
 		}
 	} else if typ == wire.TypeWelcome && key != nil {
@@ -211,7 +216,7 @@ func (w *Worker) handshake(conn *wire.Conn, addr string) (wire.Welcome, error) {
 				"invalid welcome from master %s: heartbeat interval %s and timeout %s must be positive",
 				addr, time.Duration(welcome.HeartbeatInterval), time.Duration(welcome.HeartbeatTimeout))
 		}
-		if key != nil && !wire.VerifyMasterProof(key, hello.Nonce, w.cfg.Node, welcome.Proof) {
+		if key != nil && !wire.VerifyMasterProof(key, hello.Nonce, w.cfg.Node, binding, welcome.Proof) {
 			return welcome, fmt.Errorf("master %s did not prove that it holds the gossip key: it may be an impostor, or its encrypt or keyring_file differs from this worker's", addr)
 		}
 		return welcome, nil
@@ -236,7 +241,7 @@ func (w *Worker) recvHandshake(conn *wire.Conn, addr string) (wire.Type, []byte,
 		if isTimeout(err) {
 			return 0, nil, fmt.Errorf("master %s sent no welcome within %s", addr, welcomeTimeout)
 		}
-		return 0, nil, fmt.Errorf("wait for welcome from master %s: %w", addr, err)
+		return 0, nil, fmt.Errorf("wait for welcome from master %s: %w", addr, w.describeTLSError(addr, err))
 	}
 	return typ, body, nil
 }
@@ -250,7 +255,7 @@ func (w *Worker) gossipKey() []byte {
 
 // answerChallenge proves to the master that the worker holds key and
 // returns the master's next frame.
-func (w *Worker) answerChallenge(conn *wire.Conn, addr string, body, key []byte) (wire.Type, []byte, error) {
+func (w *Worker) answerChallenge(conn *wire.Conn, addr string, body, key, binding []byte) (wire.Type, []byte, error) {
 	if key == nil {
 		return 0, nil, fmt.Errorf("master %s requires task connection authentication, but this worker has no gossip key: set encrypt or keyring_file to the cluster's key", addr)
 	}
@@ -261,7 +266,7 @@ func (w *Worker) answerChallenge(conn *wire.Conn, addr string, body, key []byte)
 	if len(challenge.Nonce) != wire.NonceSize {
 		return 0, nil, fmt.Errorf("invalid challenge from master %s: nonce of %d bytes, expected %d", addr, len(challenge.Nonce), wire.NonceSize)
 	}
-	mac, err := wire.AuthMAC(key, challenge.Nonce, w.cfg.Node)
+	mac, err := wire.AuthMAC(key, challenge.Nonce, w.cfg.Node, binding)
 	if err != nil {
 		return 0, nil, err
 	}

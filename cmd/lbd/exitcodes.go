@@ -11,7 +11,7 @@ const (
 	exitOK          = 0
 	exitFailure     = 1 // a task failed or was canceled (submit -wait), or a node or check failed
 	exitUsage       = 2 // bad flags, arguments or input file; nothing was sent
-	exitUnreachable = 3 // the master did not respond
+	exitUnreachable = 3 // the master did not respond, or its TLS setup does not match the client's
 	exitRejected    = 4 // the master rejected a request with an error status (4xx or 5xx)
 )
 
@@ -21,7 +21,7 @@ func exitCodeOf(err error) int {
 	switch {
 	case errors.Is(err, client.ErrInvalidAddress):
 		return exitUsage
-	case errors.Is(err, client.ErrUnreachable):
+	case errors.Is(err, client.ErrUnreachable), errors.Is(err, client.ErrTLS):
 		return exitUnreachable
 	case errors.As(err, &apiErr):
 		return exitRejected

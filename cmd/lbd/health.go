@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,8 +32,10 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	gossip := fs.String("gossip", "", "check the gossip port at `host:port` instead of the HTTP API; "+
 		"with LBD_ROLE=worker the default is the port of LBD_BIND on loopback")
 	timeout := fs.Duration("timeout", 3*time.Second, "time allowed for the check")
+	caFile := fs.String("api-ca-file", defaultAPICAFile(),
+		"CA certificate `file` that verifies an https master; default from LBD_API_CA_FILE, else LBD_TLS_CA_FILE")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: lbd health [-http-addr ADDR] [-gossip ADDR] [-timeout D]\n\n"+
+		fmt.Fprintln(stderr, "usage: lbd health [-http-addr ADDR] [-api-ca-file FILE] [-gossip ADDR] [-timeout D]\n\n"+
 			"Exits 0 when the node answers, 1 when it does not, 2 on a usage error.")
 		fs.PrintDefaults()
 	}
@@ -59,7 +63,7 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	if *gossip != "" {
 		err = checkGossip(ctx, *gossip)
 	} else {
-		err = checkHTTP(ctx, *httpAddr)
+		err = checkHTTP(ctx, *httpAddr, *caFile)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lbd health: %v\n", err)
@@ -69,8 +73,9 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// checkHTTP requires 200 from GET /healthz at addr.
-func checkHTTP(ctx context.Context, addr string) error {
+// checkHTTP requires 200 from GET /healthz at addr. caFile, when not
+// empty, holds the CA certificates that verify an https master.
+func checkHTTP(ctx context.Context, addr, caFile string) error {
 	base := addr
 	if !strings.Contains(base, "://") {
 		base = "http://" + dialable(base)
@@ -79,7 +84,21 @@ func checkHTTP(ctx context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("invalid -http-addr %q: %w", addr, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := http.DefaultClient
+	if caFile != "" {
+		data, err := os.ReadFile(caFile)
+		if err != nil {
+			return fmt.Errorf("read -api-ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(data) {
+			return fmt.Errorf("-api-ca-file %s contains no PEM certificate", caFile)
+		}
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		hc = &http.Client{Transport: transport}
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("master at %s is unreachable: %w", addr, err)
 	}

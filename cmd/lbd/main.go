@@ -11,6 +11,7 @@
 //	lbd validate -config FILE         check a configuration file
 //	lbd health [-gossip ADDR]         exit 0 when the local node answers
 //	lbd keygen                        print a new gossip encryption key
+//	lbd tls-ca | tls-cert             create a cluster CA, or a node certificate
 //	lbd version                       print the version
 package main
 
@@ -58,13 +59,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runHealth(args[1:], stdout, stderr)
 		case "keygen":
 			return runKeygen(args[1:], stdout, stderr)
+		case "tls-ca":
+			return runTLSCA(args[1:], stdout, stderr)
+		case "tls-cert":
+			return runTLSCert(args[1:], stdout, stderr)
 		case "version":
 			fmt.Fprintf(stdout, "lbd %s\n", version)
 			return exitOK
 		case "help":
 			return runDaemon([]string{"-h"}, stderr)
 		default:
-			fmt.Fprintf(stderr, "lbd: unknown command %q: use submit, workers, status, members, tasks, task, cancel, retry, drain, validate, health, keygen or version, or flags such as -role to run a node (lbd -h)\n", args[0])
+			fmt.Fprintf(stderr, "lbd: unknown command %q: use submit, workers, status, members, tasks, task, cancel, retry, drain, validate, health, keygen, tls-ca, tls-cert or version, or flags such as -role to run a node (lbd -h)\n", args[0])
 			return exitUsage
 		}
 	}
@@ -86,6 +91,8 @@ Commands (each takes -h):
   validate   check a configuration file
   health     exit 0 when the node at -http-addr is healthy
   keygen     print a new gossip encryption key
+  tls-ca     create a cluster CA for task connection certificates
+  tls-cert   issue a node certificate signed by the cluster CA
   version    print the version
 `
 
@@ -139,9 +146,13 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "lbd validate: missing -config FILE")
 		return exitUsage
 	}
-	if _, err := config.LoadFile(*path); err != nil {
+	cfg, err := config.LoadFile(*path)
+	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return exitFailure
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
 	fmt.Fprintf(stdout, "%s: valid\n", *path)
 	return exitOK

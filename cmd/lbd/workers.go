@@ -21,9 +21,10 @@ const defaultHTTPAddr = "127.0.0.1:7948"
 
 // clientFlags are the flags of every command that talks to the master.
 type clientFlags struct {
-	addr  string
-	token string
-	json  bool
+	addr   string
+	token  string
+	caFile string
+	json   bool
 }
 
 func (f *clientFlags) register(fs *flag.FlagSet) {
@@ -31,15 +32,28 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 	if env := os.Getenv("LBD_HTTP_ADDR"); env != "" {
 		addr = env
 	}
-	fs.StringVar(&f.addr, "http-addr", addr, "master HTTP API `address`, host:port or http://host:port; default from LBD_HTTP_ADDR")
+	fs.StringVar(&f.addr, "http-addr", addr, "master HTTP API `address`, host:port, http://host:port or https://host:port; default from LBD_HTTP_ADDR")
 	fs.StringVar(&f.token, "api-token", os.Getenv("LBD_API_TOKEN"),
 		"master API `token` (api_token), sent as a bearer token; default from LBD_API_TOKEN, which keeps it out of ps")
+	fs.StringVar(&f.caFile, "api-ca-file", defaultAPICAFile(),
+		"CA certificate `file` that verifies an https master; default from LBD_API_CA_FILE, else LBD_TLS_CA_FILE, else the system's CAs")
 	fs.BoolVar(&f.json, "json", false, "print JSON instead of text")
 }
 
-// newClient returns a client for the master at -http-addr with -api-token.
+// defaultAPICAFile returns the CA file of client commands from the
+// environment: api_ca_file, falling back to the node's tls_ca_file.
+func defaultAPICAFile() string {
+	return envOr("LBD_API_CA_FILE", os.Getenv("LBD_TLS_CA_FILE"))
+}
+
+// newClient returns a client for the master at -http-addr with -api-token
+// and -api-ca-file.
 func (f *clientFlags) newClient() *client.Client {
-	return client.New(f.addr, client.WithToken(f.token))
+	opts := []client.Option{client.WithToken(f.token)}
+	if f.caFile != "" {
+		opts = append(opts, client.WithCAFile(f.caFile))
+	}
+	return client.New(f.addr, opts...)
 }
 
 // parseFlags parses args and returns the exit code to stop with, or -1 to

@@ -2,6 +2,8 @@ package clustertest
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +16,29 @@ import (
 // client package so that the tests check the wire format itself.
 type API struct {
 	Addr string
+
+	// HTTPS makes the client speak HTTPS, trusting the CA certificates of
+	// RootCAs (nil: the system's).
+	HTTPS   bool
+	RootCAs *x509.CertPool
+}
+
+// client returns the HTTP client of a's requests.
+func (a *API) client() *http.Client {
+	if !a.HTTPS {
+		return httpClient
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = &tls.Config{RootCAs: a.RootCAs}
+	return &http.Client{Timeout: httpClient.Timeout, Transport: transport}
+}
+
+// URL returns the URL of path on the master.
+func (a *API) URL(path string) string {
+	if a.HTTPS {
+		return "https://" + a.Addr + path
+	}
+	return "http://" + a.Addr + path
 }
 
 // Task is the subset of the task JSON the tests read.
@@ -60,12 +85,12 @@ func (a *API) Do(method, path string, body, out any) (int, error) {
 		}
 		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, "http://"+a.Addr+path, r)
+	req, err := http.NewRequest(method, a.URL(path), r)
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient.Do(req)
+	resp, err := a.client().Do(req)
 	if err != nil {
 		return 0, err
 	}

@@ -5,6 +5,7 @@ package clustertest
 
 import (
 	"bytes"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -196,11 +197,34 @@ type Cluster struct {
 	Task       string // master task address
 	DataDir    string
 	MasterArgs []string
+
+	api *API
 }
 
 // StartMaster starts a master on free loopback ports with a durable store
 // in a temporary directory. extra args come last and win.
 func StartMaster(t testing.TB, extra ...string) *Cluster {
+	t.Helper()
+	return startMaster(t, &API{}, extra)
+}
+
+// StartMasterHTTPS starts a master like StartMaster whose API serves
+// HTTPS, and whose API client trusts the CA certificates of caFile. extra
+// must set api_tls_cert_file and api_tls_key_file.
+func StartMasterHTTPS(t testing.TB, caFile string, extra ...string) *Cluster {
+	t.Helper()
+	data, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatalf("read CA file: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		t.Fatalf("CA file %s contains no certificate", caFile)
+	}
+	return startMaster(t, &API{HTTPS: true, RootCAs: pool}, extra)
+}
+
+func startMaster(t testing.TB, api *API, extra []string) *Cluster {
 	t.Helper()
 	c := &Cluster{
 		t:       t,
@@ -209,6 +233,8 @@ func StartMaster(t testing.TB, extra ...string) *Cluster {
 		Task:    "127.0.0.1:" + strconv.Itoa(FreePort(t)),
 		DataDir: t.TempDir(),
 	}
+	api.Addr = c.HTTP
+	c.api = api
 	c.MasterArgs = append([]string{
 		"-role", "master", "-node", "master",
 		"-bind", c.Gossip, "-task-addr", c.Task, "-http-addr", c.HTTP,
@@ -231,7 +257,10 @@ func (c *Cluster) StartWorker(name string, env []string, extra ...string) *Proc 
 }
 
 // API returns a client for the master's HTTP API.
-func (c *Cluster) API() *API { return &API{Addr: c.HTTP} }
+func (c *Cluster) API() *API {
+	api := *c.api
+	return &api
+}
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
 type syncBuffer struct {

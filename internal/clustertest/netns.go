@@ -78,6 +78,16 @@ func (n *Net) AddHost(name string) string {
 	return n.IP(name)
 }
 
+// HostIP returns the address of the test process on the network. A node
+// that the test starts outside any namespace can listen on it, and the
+// hosts reach it through HostInterface.
+func (n *Net) HostIP() string { return n.subnet + ".254" }
+
+// HostInterface returns the name of the test process's interface on the
+// network, which carries exactly the traffic between the hosts and the
+// test process.
+func (n *Net) HostInterface() string { return n.hostIf }
+
 // Namespace returns the namespace name of a host.
 func (n *Net) Namespace(name string) string {
 	return fmt.Sprintf("%s%s", n.prefix, name)

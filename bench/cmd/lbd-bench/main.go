@@ -45,6 +45,7 @@ type config struct {
 	queued     int // workloads 6 and 7
 	systems    []string
 	profileDir string // "" for no CPU profile
+	transport  string // lbd's task connections, for the header
 
 	lbd     string // lbd binary
 	profLBD string // profiling master binary
@@ -101,6 +102,7 @@ func parseFlags(args []string, out io.Writer) (*config, []string, error) {
 	tasks := fs.Int("tasks", 0, "tasks of the throughput workload (0: 100000, or 20000 with -quick)")
 	profile := fs.String("cpuprofile", "", "directory for CPU profiles of the lbd master and workers under the throughput workload, and their pprof -top output")
 	encrypt := fs.Bool("encrypt", false, "run lbd with a gossip key, so gossip is encrypted and task connections authenticated")
+	useTLS := fs.Bool("tls", false, "run lbd with a gossip key and task_encryption, so task connections run over TLS 1.3 bound to the key")
 	queues := fs.Int("queues", 0, "spread lbd's tasks over this many queues that every worker serves (0: the default queue only)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
@@ -118,12 +120,20 @@ func parseFlags(args []string, out io.Writer) (*config, []string, error) {
 		cfg.runs, cfg.tasks, cfg.latencyDur, cfg.latencyMax = 3, 20_000, 2*time.Second, 10_000
 		cfg.slotTasks, cfg.queued = 5_000, 100_000
 	}
-	if *encrypt {
+	if *encrypt || *useTLS {
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
 			return nil, nil, err
 		}
 		systems.NodeEnv = append(systems.NodeEnv, "LBD_ENCRYPT="+base64.StdEncoding.EncodeToString(key))
+	}
+	cfg.transport = "plain TCP"
+	switch {
+	case *useTLS:
+		systems.NodeEnv = append(systems.NodeEnv, "LBD_TASK_ENCRYPTION=true")
+		cfg.transport = "TLS 1.3 authenticated by the gossip key (task_encryption)"
+	case *encrypt:
+		cfg.transport = "plain TCP authenticated by the gossip key"
 	}
 	if *queues < 0 || *queues > 1000 {
 		return nil, nil, fmt.Errorf("invalid -queues %d: must be 0 to 1000", *queues)
@@ -204,7 +214,7 @@ func printHeader(cfg *config) {
 	w := cfg.out
 	fmt.Fprintf(w, "## lbd-bench results\n\n")
 	fmt.Fprintf(w, "- machine: %d cores (runtime.NumCPU), %s, %s/%s\n", runtime.NumCPU(), cpuModel(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(w, "- lbd: %s, built with %s\n", lbdVersion(cfg.lbd), runtime.Version())
+	fmt.Fprintf(w, "- lbd: %s, built with %s; task connections: %s\n", lbdVersion(cfg.lbd), runtime.Version(), cfg.transport)
 	fmt.Fprintf(w, "- gearmand: %s\n", gearmanVersion())
 	fmt.Fprintf(w, "- beanstalkd: %s\n", beanstalkVersion())
 	fmt.Fprintf(w, "- NATS: %s\n", natsVersion())
