@@ -95,9 +95,16 @@ func ExampleClient_List() {
 func ExampleClient_Members() {
 	addr, stop := startMaster()
 	defer stop()
-	members, err := client.New(addr).Members(context.Background())
-	if err != nil {
-		log.Fatal(err)
+	c := client.New(addr)
+	// The embedded worker joins through gossip a moment after the master
+	// starts.
+	var members []api.Member
+	for deadline := time.Now().Add(10 * time.Second); len(members) < 2 && time.Now().Before(deadline); {
+		var err error
+		if members, err = c.Members(context.Background()); err != nil {
+			log.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	for _, m := range members {
 		fmt.Println(m.Node, m.Role, m.State, m.Slots)
