@@ -176,18 +176,23 @@ func TestRestartedNodeAtNewAddressRejoins(t *testing.T) {
 }
 
 func TestBindConflictNamesOption(t *testing.T) {
-	ln, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	tcp, err := net.Listen("tcp", ln.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
+	// Take one port number for both UDP and TCP. Another process may hold
+	// the TCP port of a free UDP port, so try a few.
+	var tcp net.Listener
+	for try := 0; tcp == nil; try++ {
+		ln, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		tcp, err = net.Listen("tcp", ln.LocalAddr().String())
+		if err != nil && try == 20 {
+			t.Fatalf("no port free for both UDP and TCP after 20 tries: %v", err)
+		}
 	}
 	defer tcp.Close()
 
-	_, err = Start(Config{Node: "x", Bind: tcp.Addr().String(), Meta: wire.Meta{Role: wire.RoleWorker}})
+	_, err := Start(Config{Node: "x", Bind: tcp.Addr().String(), Meta: wire.Meta{Role: wire.RoleWorker}})
 	if err == nil {
 		t.Fatal("Start on a taken port succeeded")
 	}
