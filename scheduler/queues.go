@@ -91,6 +91,9 @@ func (s *Scheduler) enqueueLocked(t *task) *lane {
 	heap.Push(&l.tasks, t)
 	t.lane = l
 	l.queue.queued++
+	if l.tasks.Len() == 1 {
+		l.countPending(1)
+	}
 	return l
 }
 
@@ -103,6 +106,9 @@ func (s *Scheduler) unqueueLocked(t *task) {
 	heap.Remove(&l.tasks, t.heapPos)
 	t.lane = nil
 	l.queue.queued--
+	if l.tasks.Len() == 0 {
+		l.countPending(-1)
+	}
 }
 
 // addWaitingLocked counts t into (sign 1) or out of (sign -1) the waiting
@@ -128,6 +134,7 @@ func (s *Scheduler) Pause(name string) error {
 	q := s.queueLocked(name)
 	if !q.paused {
 		q.paused = true
+		s.refreshQueueLocked(q)
 		s.log.Info("queue paused", "queue", name, "queued", q.queued)
 	}
 	return nil
@@ -145,10 +152,14 @@ func (s *Scheduler) Resume(name string) error {
 		return nil
 	}
 	q.paused = false
+	s.refreshQueueLocked(q)
 	s.log.Info("queue resumed", "queue", name, "queued", q.queued)
 	for _, l := range q.lanes {
-		for l.tasks.Len() > 0 && l.free.Len() > 0 {
-			w := l.free.top()
+		for l.tasks.Len() > 0 {
+			w := l.freeWorker()
+			if w == nil {
+				break
+			}
 			busy := w.busy
 			s.fillLocked(w)
 			if w.busy == busy {

@@ -24,6 +24,7 @@ type Scheduler struct {
 	types        map[string]*typeState
 	queues       map[string]*queueState
 	lanes        map[laneKey]*lane
+	classes      map[string]*workerClass // by classKey
 	workers      map[string]*worker
 	seq          uint64 // last task sequence number handed out
 	assignSeq    uint64
@@ -67,6 +68,7 @@ func New(cfg Config) (*Scheduler, error) {
 		types:       make(map[string]*typeState),
 		queues:      make(map[string]*queueState),
 		lanes:       make(map[laneKey]*lane),
+		classes:     make(map[string]*workerClass),
 		workers:     make(map[string]*worker),
 		wakeTimers:  make(chan struct{}, 1),
 		wakePersist: make(chan struct{}, 1),

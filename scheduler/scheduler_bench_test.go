@@ -46,56 +46,60 @@ func benchConfig() Config {
 
 // BenchmarkSubmitAssignComplete measures one task's way through the
 // scheduler with an in-memory store: Submit, the Assign, and Complete with
-// the echoed payload. Every worker has one slot and serves every queue with
-// weight 1, as in lbd-bench's -queues runs.
+// the echoed payload. Every worker serves every queue with weight 1, as in
+// lbd-bench's -queues runs.
 //
-// Without a backlog each Submit goes to an idle worker at once. With a
-// backlog every slot is busy: each iteration submits one task to the next
-// queue in turn and completes the oldest running attempt, whose freed slot
-// takes the next task of the backlog. The queues=1 and queues=100 cases of
-// the backlog differ only in the number of queues, so the gap between them
-// is the cost of the queues.
+// Without a backlog, each worker has one slot and each Submit goes to an
+// idle worker at once. With a backlog every slot is busy: each iteration
+// submits one task to the next queue in turn and completes the oldest
+// running attempt, whose freed slot takes the next task of the backlog.
+// Cases with 1 and 100 queues differ only in the number of queues, so the
+// gap between them is the cost of the queues. The 2x64 cases have the
+// shape of lbd-bench's cluster: 2 workers with 64 slots each.
 func BenchmarkSubmitAssignComplete(b *testing.B) {
 	cases := []struct {
-		workers, queues, backlog int
+		workers, slots, queues, backlog int
 	}{
-		{workers: 10, queues: 1},
-		{workers: 10_000, queues: 1},
-		{workers: 1000, queues: 1, backlog: 10_000},
-		{workers: 1000, queues: 100, backlog: 10_000},
+		{workers: 10, slots: 1, queues: 1},
+		{workers: 10_000, slots: 1, queues: 1},
+		{workers: 1000, slots: 1, queues: 1, backlog: 10_000},
+		{workers: 1000, slots: 1, queues: 100, backlog: 10_000},
+		{workers: 2, slots: 64, queues: 1, backlog: 10_000},
+		{workers: 2, slots: 64, queues: 100, backlog: 10_000},
 	}
 	for _, c := range cases {
 		name := fmt.Sprintf("workers=%d", c.workers)
 		if c.backlog > 0 {
-			name = fmt.Sprintf("queues=%d/workers=%d/backlog=%d", c.queues, c.workers, c.backlog)
+			name = fmt.Sprintf("queues=%d/workers=%dx%d/backlog=%d", c.queues, c.workers, c.slots, c.backlog)
 		}
 		b.Run(name, func(b *testing.B) {
-			benchSubmitAssignComplete(b, c.workers, c.queues, c.backlog)
+			benchSubmitAssignComplete(b, c.workers, c.slots, c.queues, c.backlog)
 		})
 	}
 }
 
-func benchSubmitAssignComplete(b *testing.B, workers, queues, backlog int) {
+func benchSubmitAssignComplete(b *testing.B, workers, slots, queues, backlog int) {
 	s, err := New(benchConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Stop()
 
-	queueName := func(i int) string {
-		if queues == 1 {
-			return DefaultQueue
+	names := []string{DefaultQueue}
+	if queues > 1 {
+		names = make([]string, queues)
+		for i := range names {
+			names[i] = fmt.Sprintf("q%d", i)
 		}
-		return fmt.Sprintf("q%d", i%queues)
 	}
 	served := make([]QueueWeight, queues)
 	for i := range served {
-		served[i] = QueueWeight{Name: queueName(i), Weight: 1}
+		served[i] = QueueWeight{Name: names[i], Weight: 1}
 	}
 	var pending []benchAssignment
 	for i := range workers {
 		snd := &benchSender{out: &pending}
-		h, _, err := s.AddWorker(WorkerSpec{Name: fmt.Sprintf("w%05d", i), Addr: "127.0.0.1:1", Slots: 1,
+		h, _, err := s.AddWorker(WorkerSpec{Name: fmt.Sprintf("w%05d", i), Addr: "127.0.0.1:1", Slots: slots,
 			Types: []string{"echo"}, Queues: served}, snd)
 		if err != nil {
 			b.Fatal(err)
@@ -107,18 +111,18 @@ func benchSubmitAssignComplete(b *testing.B, workers, queues, backlog int) {
 	next := 0
 	specOf := func() []Spec {
 		next++
-		return []Spec{{Type: "echo", Queue: queueName(next), Payload: payload}}
+		return []Spec{{Type: "echo", Queue: names[next%queues], Payload: payload}}
 	}
 	if backlog > 0 {
-		specs := make([]Spec, workers+backlog)
+		specs := make([]Spec, workers*slots+backlog)
 		for i := range specs {
 			specs[i] = specOf()[0]
 		}
 		if _, err := s.Submit(specs); err != nil {
 			b.Fatal(err)
 		}
-		if len(pending) != workers {
-			b.Fatalf("got %d assignments for %d idle workers, expected one each", len(pending), workers)
+		if len(pending) != workers*slots {
+			b.Fatalf("got %d assignments for %d idle slots, expected one each", len(pending), workers*slots)
 		}
 	}
 
@@ -133,8 +137,8 @@ func benchSubmitAssignComplete(b *testing.B, workers, queues, backlog int) {
 		p := pending[0]
 		pending = pending[1:]
 		s.Complete(p.handle, Result{ID: p.a.ID, Attempt: p.a.Attempt, OK: true, Output: p.a.Payload})
-		if backlog > 0 && len(pending) != workers {
-			b.Fatalf("got %d running attempts after a completion with a backlog, expected %d", len(pending), workers)
+		if backlog > 0 && len(pending) != workers*slots {
+			b.Fatalf("got %d running attempts after a completion with a backlog, expected %d", len(pending), workers*slots)
 		}
 	}
 }
