@@ -18,6 +18,11 @@ type Scheduler struct {
 	store   store.Store
 	persist bool // false for an in-memory store: nothing is written
 
+	// queueStateMu serializes Pause and Resume, so that the store gets the
+	// pauses of a queue in the order the scheduler applies them. Lock order:
+	// queueStateMu, then mu.
+	queueStateMu sync.Mutex
+
 	mu           sync.Mutex
 	tasks        map[string]*task
 	keys         map[string]*task // idempotency key -> task
@@ -79,6 +84,9 @@ func New(cfg Config) (*Scheduler, error) {
 		s.queueLocked(name)
 	}
 	if err := s.load(); err != nil {
+		return nil, err
+	}
+	if err := s.loadQueueStates(); err != nil {
 		return nil, err
 	}
 	s.seq = max(s.seq, uint64(time.Now().UnixNano()))
