@@ -1,11 +1,13 @@
 package integration
 
 import (
+	"fmt"
 	"net/http"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/lbd-dev/lbd/api"
 	"github.com/lbd-dev/lbd/internal/clustertest"
 )
 
@@ -78,5 +80,80 @@ func TestDelayedTaskSurvivesMasterKill(t *testing.T) {
 	}
 	if task := getPlaced(t, api, unserved); task.Status != "queued" {
 		t.Errorf("task of a queue no worker serves is %s, want queued", task.Status)
+	}
+}
+
+// queueState returns one queue of GET /v1/queues.
+func queueState(t *testing.T, client *clustertest.API, name string) api.Queue {
+	t.Helper()
+	var out api.QueuesResponse
+	if code, err := client.Do("GET", "/v1/queues", nil, &out); err != nil || code != http.StatusOK {
+		t.Fatalf("list queues: code %d, err %v", code, err)
+	}
+	for _, q := range out.Queues {
+		if q.Name == name {
+			return q
+		}
+	}
+	t.Fatalf("queue %s is not in GET /v1/queues: %+v", name, out.Queues)
+	return api.Queue{}
+}
+
+func queueAction(t *testing.T, client *clustertest.API, name, action string) {
+	t.Helper()
+	var out api.QueueActionResponse
+	if code, err := client.Do("POST", "/v1/queues/"+name+"/"+action, nil, &out); err != nil || code != http.StatusOK {
+		t.Fatalf("%s queue %s: code %d, err %v", action, name, code, err)
+	}
+}
+
+// TestPausedQueueSurvivesMasterKill pauses a queue with tasks, kills the
+// master with SIGKILL and checks that the restarted master keeps the queue
+// paused while its worker runs the tasks of another queue, and runs the
+// paused tasks once the queue is resumed.
+func TestPausedQueueSurvivesMasterKill(t *testing.T) {
+	skipShort(t)
+	c := clustertest.StartMaster(t)
+	client := c.API()
+	c.StartWorker("w1", echoEnv, "-queues", "held=1,default=1")
+	client.WaitWorkers(t, 1, 20*time.Second)
+
+	queueAction(t, client, "held", "pause")
+	var heldIDs []string
+	for i := range 3 {
+		heldIDs = append(heldIDs, submitPlaced(t, client, map[string]any{"type": "echo", "payload": fmt.Sprintf("held %d", i), "queue": "held"}))
+	}
+	if q := queueState(t, client, "held"); !q.Paused || q.Queued != 3 {
+		t.Fatalf("queue held before the kill = %+v, want paused with 3 queued", q)
+	}
+
+	c.Master.Signal(syscall.SIGKILL)
+	c.Master.Restart(t)
+	client.WaitHealthy(t, 15*time.Second)
+
+	if q := queueState(t, client, "held"); !q.Paused || q.Queued != 3 {
+		t.Fatalf("queue held after the restart = %+v, want paused with 3 queued", q)
+	}
+	client.WaitWorkers(t, 1, 20*time.Second)
+	// A task of the other queue runs, so the worker is back and takes
+	// tasks, and the held ones stay queued all the same.
+	other := submitPlaced(t, client, map[string]any{"type": "echo", "payload": "other"})
+	if got := client.WaitFinal(t, []string{other}, 30*time.Second)[0]; got.Status != "succeeded" {
+		t.Fatalf("task of the default queue = %s, want succeeded", got.Status)
+	}
+	for _, id := range heldIDs {
+		if task := getPlaced(t, client, id); task.Status != "queued" || !task.Started.IsZero() {
+			t.Errorf("task %s of the paused queue is %s (started %v), want queued and never started", id, task.Status, task.Started)
+		}
+	}
+
+	queueAction(t, client, "held", "resume")
+	for i, task := range client.WaitFinal(t, heldIDs, 30*time.Second) {
+		if want := fmt.Sprintf("held %d", i); task.Status != "succeeded" || task.Output != want {
+			t.Errorf("task %s = %s %q, want succeeded %q", heldIDs[i], task.Status, task.Output, want)
+		}
+	}
+	if q := queueState(t, client, "held"); q.Paused || q.Queued != 0 {
+		t.Errorf("queue held after resume = %+v, want not paused and empty", q)
 	}
 }

@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"math/rand/v2"
 	"time"
 )
@@ -12,8 +14,11 @@ import (
 // t or a task of equal standing.
 func (s *Scheduler) dispatchLocked(t *task) {
 	l := s.enqueueLocked(t)
-	if !l.queue.paused && l.free.Len() > 0 {
-		s.fillLocked(l.free.top())
+	if l.queue.paused {
+		return
+	}
+	if w := l.freeWorker(); w != nil {
+		s.fillLocked(w)
 	}
 }
 
@@ -58,47 +63,43 @@ func (s *Scheduler) fillLocked(w *worker) {
 }
 
 // pickLane returns the lane that w's next free slot takes a task from, or
-// nil when none of its unpaused lanes holds a task. With weights it runs
-// one round of smooth weighted round-robin over the queues that have
-// tasks: over a long run each such queue gets a share of the slots
-// proportional to its weight, and no queue with a weight starves.
+// nil when none of its unpaused lanes holds a task. It visits only the
+// ready queues of w's class: the unpaused ones with a task of w's types.
+// With weights it runs one round of smooth weighted round-robin over them:
+// over a long run each gets a share of the slots proportional to its
+// weight, and no queue with a weight starves. That round costs one step per
+// ready queue.
 func (w *worker) pickLane() *lane {
-	var best *workerQueue
-	var bestLane *lane
-	total := 0
-	for _, wq := range w.queues {
-		if wq.q.paused || wq.q.queued == 0 {
-			continue
+	c := w.class
+	if w.strict {
+		i := c.ready.next(0)
+		if i < 0 {
+			return nil
 		}
-		l := wq.topLane()
-		if l == nil {
-			continue
-		}
-		if w.strict {
-			return l
-		}
-		wq.current += wq.weight
-		total += wq.weight
-		if best == nil || wq.current > best.current {
-			best, bestLane = wq, l
-		}
+		return c.topLane(i)
 	}
-	if best != nil {
-		best.current -= total
-	}
-	return bestLane
-}
 
-// topLane returns the lane of wq whose first task comes first, or nil when
-// every lane is empty.
-func (wq *workerQueue) topLane() *lane {
-	var best *lane
-	for _, l := range wq.lanes {
-		if l.tasks.len() > 0 && (best == nil || taskBefore(l.tasks.top(), best.tasks.top())) {
-			best = l
+	// The loop walks the set bits of c.ready itself rather than call
+	// c.ready.next, because it runs once per ready queue on every pick.
+	best, bestCurrent, total := -1, math.MinInt, 0
+	queues := w.queues
+	for word, members := range c.ready {
+		for members != 0 {
+			i := word*64 + bits.TrailingZeros64(members)
+			members &= members - 1
+			wq := &queues[i]
+			wq.current += wq.weight
+			total += wq.weight
+			if wq.current > bestCurrent {
+				best, bestCurrent = i, wq.current
+			}
 		}
 	}
-	return best
+	if best < 0 {
+		return nil
+	}
+	queues[best].current -= total
+	return c.topLane(best)
 }
 
 // taskBefore reports whether a is handed out before b: higher priority

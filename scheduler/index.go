@@ -18,63 +18,92 @@ type laneKey struct {
 	queue, typ string
 }
 
-// lane holds the queued tasks of one type in one queue, best first, and the
-// workers with a free slot that take them.
+// lane holds the queued tasks of one type in one queue, best first.
 type lane struct {
 	queue *queueState
 	typ   string
 	tasks taskQueue
-	free  workerHeap
+	// classes are the worker classes whose workers serve this lane, each
+	// with the index of the lane's queue in the class's queue list.
+	classes []classRef
 }
 
-// workerHeap orders the workers of one lane that have a free slot, least
-// loaded first (busy/slots), then the one that got a task longest ago.
-type workerHeap struct {
-	lane *lane
-	ws   []*laneSlot
+// classRef is a worker class that serves a lane, and the index of the
+// lane's queue in the class's queue list.
+type classRef struct {
+	class *workerClass
+	queue int
 }
 
-// laneSlot is a worker's place in the free heap of one of its lanes. The
-// worker keeps its slots beside its lanes, so that moving it in every heap
-// after its load changed costs no lookup.
-type laneSlot struct {
-	w   *worker
-	idx int // position in the lane's free heap, -1 when not in it
+// countPending adds delta to the non-empty lanes that each class serving l
+// counts for l's queue. enqueueLocked and unqueueLocked call it when l
+// becomes non-empty or empty.
+func (l *lane) countPending(delta int) {
+	for _, ref := range l.classes {
+		ref.class.pending[ref.queue] += delta
+		ref.class.refresh(ref.queue)
+	}
 }
 
-func (h *workerHeap) Len() int { return len(h.ws) }
+// freeWorker returns the least loaded worker with a free slot that serves
+// l, or nil when there is none. It compares the first worker of the free
+// heap of each class that serves l, so it costs one step per such class.
+// That is one step when every worker has the same queues and types, and up
+// to one per worker when every worker lists different ones.
+func (l *lane) freeWorker() *worker {
+	var best *worker
+	for _, ref := range l.classes {
+		free := &ref.class.free
+		if free.Len() > 0 && (best == nil || lessLoaded(free.top(), best)) {
+			best = free.top()
+		}
+	}
+	return best
+}
 
-// top returns the least loaded free worker; the heap must not be empty.
-func (h *workerHeap) top() *worker { return h.ws[0].w }
+// workerHeap orders the workers of one class that have a free slot, least
+// loaded first. Each worker stores its position, so a change of its load
+// moves it in O(log n).
+type workerHeap []*worker
 
-func (h *workerHeap) Less(i, j int) bool {
-	a, b := h.ws[i].w, h.ws[j].w
+func (h workerHeap) Len() int { return len(h) }
+
+// top returns the least loaded free worker. The heap must not be empty.
+func (h workerHeap) top() *worker { return h[0] }
+
+func (h workerHeap) Less(i, j int) bool { return lessLoaded(h[i], h[j]) }
+
+func (h workerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].freePos = i
+	h[j].freePos = j
+}
+
+func (h *workerHeap) Push(x any) {
+	w := x.(*worker)
+	w.freePos = len(*h)
+	*h = append(*h, w)
+}
+
+func (h *workerHeap) Pop() any {
+	old := *h
+	n := len(old) - 1
+	w := old[n]
+	old[n] = nil
+	*h = old[:n]
+	w.freePos = -1
+	return w
+}
+
+// lessLoaded reports whether a gets the next task before b: the lower share
+// of busy slots (busy/slots) first, then the one that got a task longest
+// ago.
+func lessLoaded(a, b *worker) bool {
 	la, lb := a.busy*b.slots, b.busy*a.slots
 	if la != lb {
 		return la < lb
 	}
 	return a.lastAssign < b.lastAssign
-}
-
-func (h *workerHeap) Swap(i, j int) {
-	h.ws[i], h.ws[j] = h.ws[j], h.ws[i]
-	h.ws[i].idx = i
-	h.ws[j].idx = j
-}
-
-func (h *workerHeap) Push(x any) {
-	sl := x.(*laneSlot)
-	sl.idx = len(h.ws)
-	h.ws = append(h.ws, sl)
-}
-
-func (h *workerHeap) Pop() any {
-	n := len(h.ws) - 1
-	sl := h.ws[n]
-	h.ws[n] = nil
-	h.ws = h.ws[:n]
-	sl.idx = -1
-	return sl
 }
 
 // worker is the scheduler's view of one connected worker. Guarded by
@@ -85,8 +114,8 @@ type worker struct {
 	slots      int
 	busy       int
 	types      []string
-	queues     []*workerQueue // in the order the worker listed them
-	strict     bool           // queues are served in list order, not by weight
+	queues     []workerQueue // in the order the worker listed them
+	strict     bool          // queues are served in list order, not by weight
 	draining   bool
 	since      time.Time
 	completed  uint64
@@ -94,9 +123,13 @@ type worker struct {
 	sender     Sender
 	running    map[string]*task // task id -> task whose current attempt runs here
 	removed    bool
+
+	class   *workerClass // the workers with w's queues and types; nil once removed
+	freePos int          // position in class.free, -1 when not in it
 }
 
-// workerQueue is one queue that a worker serves.
+// workerQueue is one queue that a worker serves. w.queues[i] is the queue
+// class.queues[i] of the worker's class.
 type workerQueue struct {
 	q      *queueState
 	weight int
@@ -104,44 +137,24 @@ type workerQueue struct {
 	// weight on each pick among the queues that have tasks, and the queue
 	// picked loses the sum of the weights in that pick.
 	current int
-	lanes   []*lane     // one per task type of the worker
-	slots   []*laneSlot // the worker's place in each lane's free heap
 }
 
 func (w *worker) available() bool {
 	return !w.removed && !w.draining && w.busy < w.slots
 }
 
-// reindexLocked puts w into, moves it within, or takes it out of the free
-// heap of each of its lanes after its load or state changed. It costs
-// O(queues × types × log workers) for the worker's own queues and types.
+// reindexLocked puts w into, moves it within, or takes it out of its
+// class's free heap after its load or state changed. It costs
+// O(log workers), whatever the number of queues and types of w.
 func (s *Scheduler) reindexLocked(w *worker) {
 	available := w.available()
-	for _, wq := range w.queues {
-		for j, l := range wq.lanes {
-			sl := wq.slots[j]
-			switch {
-			case available && sl.idx >= 0:
-				heap.Fix(&l.free, sl.idx)
-			case available:
-				heap.Push(&l.free, sl)
-			case sl.idx >= 0:
-				heap.Remove(&l.free, sl.idx)
-			}
-		}
-	}
-}
-
-// bindLanesLocked resolves the lanes of each of w's queues for w's types.
-// w must be in no free heap.
-func (s *Scheduler) bindLanesLocked(w *worker) {
-	for _, wq := range w.queues {
-		wq.lanes = wq.lanes[:0]
-		wq.slots = wq.slots[:0]
-		for _, typ := range w.types {
-			wq.lanes = append(wq.lanes, s.laneLocked(wq.q.name, typ))
-			wq.slots = append(wq.slots, &laneSlot{w: w, idx: -1})
-		}
+	switch {
+	case available && w.freePos >= 0:
+		heap.Fix(&w.class.free, w.freePos)
+	case available:
+		heap.Push(&w.class.free, w)
+	case w.freePos >= 0:
+		heap.Remove(&w.class.free, w.freePos)
 	}
 }
 
@@ -160,7 +173,6 @@ func (s *Scheduler) laneLocked(queue, typ string) *lane {
 	if l == nil {
 		q := s.queueLocked(queue)
 		l = &lane{queue: q, typ: typ}
-		l.free.lane = l
 		s.lanes[k] = l
 		q.lanes = append(q.lanes, l)
 	}

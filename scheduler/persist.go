@@ -129,6 +129,29 @@ func (s *Scheduler) load() error {
 	return nil
 }
 
+// loadQueueStates pauses the queues that were paused when the store was
+// last written.
+func (s *Scheduler) loadQueueStates() error {
+	states, err := s.store.LoadQueues()
+	if err != nil {
+		return err
+	}
+	var paused []string
+	for _, st := range states {
+		if err := checkName(st.Name); err != nil {
+			return fmt.Errorf("store has a state of an invalid queue name: %w: the store is damaged: restore it from a backup or move the data directory away", err)
+		}
+		if st.Paused {
+			s.queueLocked(st.Name).paused = true
+			paused = append(paused, st.Name)
+		}
+	}
+	if len(paused) > 0 {
+		s.log.Info("queues paused before the restart stay paused", "queues", paused)
+	}
+	return nil
+}
+
 // dropOrphanLocked ends t's wait for adoption.
 func (s *Scheduler) dropOrphanLocked(t *task) {
 	t.orphan = false

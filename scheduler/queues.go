@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/lbd-dev/lbd/store"
 )
 
 // DefaultQueue is the queue of a task that names none, and the only queue
@@ -90,6 +92,9 @@ func (s *Scheduler) enqueueLocked(t *task) *lane {
 	l.tasks.push(t)
 	t.lane = l
 	l.queue.queued++
+	if l.tasks.len() == 1 {
+		l.countPending(1)
+	}
 	return l
 }
 
@@ -102,6 +107,9 @@ func (s *Scheduler) unqueueLocked(t *task) {
 	l.tasks.remove(t)
 	t.lane = nil
 	l.queue.queued--
+	if l.tasks.len() == 0 {
+		l.countPending(-1)
+	}
 }
 
 // addWaitingLocked counts t into (sign 1) or out of (sign -1) the waiting
@@ -117,18 +125,28 @@ func (s *Scheduler) addWaitingLocked(t *task, sign int) {
 
 // Pause stops handing out the tasks of a queue. Running attempts go on, and
 // submits to the queue are still accepted. A queue that does not exist yet
-// is created paused. The pause lasts until Resume or a master restart.
+// is created paused. The pause lasts until Resume. With a durable store it
+// is stored before Pause returns and survives a master restart. With the
+// in-memory store a restart ends it.
 func (s *Scheduler) Pause(name string) error {
 	if err := checkName(name); err != nil {
 		return &InvalidError{Index: -1, Field: "queue", Reason: err.Error()}
 	}
+	s.queueStateMu.Lock()
+	defer s.queueStateMu.Unlock()
+	if s.isPaused(name) {
+		return nil
+	}
+	if err := s.storeQueueState(name, true); err != nil {
+		return err
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.queueLocked(name)
-	if !q.paused {
-		q.paused = true
-		s.log.Info("queue paused", "queue", name, "queued", q.queued)
-	}
+	q.paused = true
+	s.refreshQueueLocked(q)
+	s.log.Info("queue paused", "queue", name, "queued", q.queued)
 	return nil
 }
 
@@ -137,23 +155,62 @@ func (s *Scheduler) Resume(name string) error {
 	if err := checkName(name); err != nil {
 		return &InvalidError{Index: -1, Field: "queue", Reason: err.Error()}
 	}
+	s.queueStateMu.Lock()
+	defer s.queueStateMu.Unlock()
+	if !s.isPaused(name) {
+		return nil
+	}
+	if err := s.storeQueueState(name, false); err != nil {
+		return err
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.queueLocked(name)
-	if !q.paused {
-		return nil
-	}
 	q.paused = false
+	s.refreshQueueLocked(q)
 	s.log.Info("queue resumed", "queue", name, "queued", q.queued)
 	for _, l := range q.lanes {
-		for l.tasks.len() > 0 && l.free.Len() > 0 {
-			w := l.free.top()
+		for l.tasks.len() > 0 {
+			w := l.freeWorker()
+			if w == nil {
+				break
+			}
 			busy := w.busy
 			s.fillLocked(w)
 			if w.busy == busy {
 				break // guard against a loop: a free worker with tasks in this lane always takes one
 			}
 		}
+	}
+	return nil
+}
+
+// isPaused reports whether the named queue is paused. The caller holds
+// queueStateMu, so no other Pause or Resume changes the result before the
+// caller acts on it.
+func (s *Scheduler) isPaused(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[name]
+	return q != nil && q.paused
+}
+
+// storeQueueState writes a queue's pause to a durable store and returns once
+// it is durable. Pause and Resume call it before they change the queue, so
+// a failed write leaves the queue as it was.
+func (s *Scheduler) storeQueueState(name string, paused bool) error {
+	if !s.persist {
+		return nil
+	}
+	err := s.store.Write(store.Batch{Queues: []store.QueueState{{Name: name, Paused: paused}}})
+	if err != nil {
+		action := "resume"
+		if paused {
+			action = "pause"
+		}
+		s.log.Error("store write of queue state failed; queue left as it was", "queue", name, "paused", paused, "err", err)
+		return fmt.Errorf("%w: %s of queue %s not applied: %w", ErrStore, action, name, err)
 	}
 	return nil
 }

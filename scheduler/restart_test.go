@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +119,132 @@ func TestRestartAdoptsRunningAttempt(t *testing.T) {
 	}
 	if task := mustGet(t, s2, ids[1]); task.Failures != 0 {
 		t.Errorf("unclaimed task failures = %d, want 0: a master restart does not use up attempts", task.Failures)
+	}
+}
+
+// queueByName returns the snapshot of one queue, or a zero Queue.
+func queueByName(s *Scheduler, name string) Queue {
+	for _, q := range s.Queues() {
+		if q.Name == name {
+			return q
+		}
+	}
+	return Queue{}
+}
+
+func TestPauseSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	st := openBolt(t, dir)
+	s, err := New(testConfig(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pause("low"); err != nil {
+		t.Fatalf("Pause: %v", err)
+	}
+	if err := s.Pause("bulk"); err != nil {
+		t.Fatalf("Pause: %v", err)
+	}
+	if err := s.Resume("bulk"); err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	ids := submitTo(t, s, "low", 0, 3)
+
+	s2, st2 := restart(t, s, st, dir)
+	if q := queueByName(s2, "low"); !q.Paused || q.Queued != 3 {
+		t.Fatalf("queue low after restart = %+v, want paused with 3 queued", q)
+	}
+	if q := queueByName(s2, "bulk"); q.Paused {
+		t.Errorf("queue bulk after restart = %+v, want not paused: it was resumed", q)
+	}
+	_, rec := addQueueWorker(t, s2, "w", 5, false, QueueWeight{"low", 1})
+	if got := rec.taken(); len(got) != 0 {
+		t.Fatalf("paused queue handed out %d tasks after restart, want none", len(got))
+	}
+
+	if err := s2.Resume("low"); err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	got := rec.taken()
+	if len(got) != len(ids) {
+		t.Fatalf("resumed queue handed out %d tasks, want %d", len(got), len(ids))
+	}
+	for i, a := range got {
+		if a.ID != ids[i] {
+			t.Errorf("assignment %d is %s, want %s", i, a.ID, ids[i])
+		}
+	}
+
+	s3, _ := restart(t, s2, st2, dir)
+	if q := queueByName(s3, "low"); q.Paused {
+		t.Errorf("queue low after resume and restart = %+v, want not paused", q)
+	}
+}
+
+func TestPauseInMemoryEndsAtRestart(t *testing.T) {
+	st := store.NewMemory()
+	s, err := New(testConfig(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pause("low"); err != nil {
+		t.Fatalf("Pause: %v", err)
+	}
+	s.Stop()
+
+	s2, err := New(testConfig(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Stop()
+	if q := queueByName(s2, "low"); q.Paused {
+		t.Errorf("queue low after a restart with the in-memory store = %+v, want not paused", q)
+	}
+}
+
+func TestPauseStoreFailureChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	st := openBolt(t, dir)
+	s, err := New(testConfig(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if err := s.Pause("held"); err != nil {
+		t.Fatalf("Pause: %v", err)
+	}
+	st.Close() // every later write fails with ErrClosed
+
+	err = s.Pause("low")
+	if !errors.Is(err, ErrStore) || !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Pause with a closed store: err = %v, want ErrStore wrapping store.ErrClosed", err)
+	}
+	if q := queueByName(s, "low"); q.Paused {
+		t.Errorf("queue low = %+v after a failed Pause, want not paused", q)
+	}
+	err = s.Resume("held")
+	if !errors.Is(err, ErrStore) {
+		t.Errorf("Resume with a closed store: err = %v, want ErrStore", err)
+	}
+	if q := queueByName(s, "held"); !q.Paused {
+		t.Errorf("queue held = %+v after a failed Resume, want still paused", q)
+	}
+}
+
+func TestStoredInvalidQueueNameFailsStart(t *testing.T) {
+	st := openBolt(t, t.TempDir())
+	defer st.Close()
+	if err := st.Write(store.Batch{Queues: []store.QueueState{{Name: "bad name", Paused: true}}}); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	s, err := New(testConfig(st))
+	if err == nil {
+		s.Stop()
+		t.Fatal("New accepted a store with a queue state of an invalid name")
+	}
+	for _, want := range []string{`"bad name"`, "the store is damaged"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("New: err = %q, want it to contain %q", err, want)
+		}
 	}
 }

@@ -18,12 +18,18 @@ type Scheduler struct {
 	store   store.Store
 	persist bool // false for an in-memory store: nothing is written
 
+	// queueStateMu serializes Pause and Resume, so that the store gets the
+	// pauses of a queue in the order the scheduler applies them. Lock order:
+	// queueStateMu, then mu.
+	queueStateMu sync.Mutex
+
 	mu           sync.Mutex
 	tasks        map[string]*task
 	keys         map[string]*task // idempotency key -> task
 	types        map[string]*typeState
 	queues       map[string]*queueState
 	lanes        map[laneKey]*lane
+	classes      map[string]*workerClass // by classKey
 	workers      map[string]*worker
 	seq          uint64 // last task sequence number handed out
 	assignSeq    uint64
@@ -67,6 +73,7 @@ func New(cfg Config) (*Scheduler, error) {
 		types:       make(map[string]*typeState),
 		queues:      make(map[string]*queueState),
 		lanes:       make(map[laneKey]*lane),
+		classes:     make(map[string]*workerClass),
 		workers:     make(map[string]*worker),
 		wakeTimers:  make(chan struct{}, 1),
 		wakePersist: make(chan struct{}, 1),
@@ -77,6 +84,9 @@ func New(cfg Config) (*Scheduler, error) {
 		s.queueLocked(name)
 	}
 	if err := s.load(); err != nil {
+		return nil, err
+	}
+	if err := s.loadQueueStates(); err != nil {
 		return nil, err
 	}
 	s.seq = max(s.seq, uint64(time.Now().UnixNano()))

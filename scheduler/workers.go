@@ -64,9 +64,9 @@ func (s *Scheduler) AddWorker(spec WorkerSpec, sender Sender) (*WorkerHandle, []
 		running:  make(map[string]*task),
 	}
 	for _, qw := range queues {
-		w.queues = append(w.queues, &workerQueue{q: s.queueLocked(qw.Name), weight: qw.Weight})
+		w.queues = append(w.queues, workerQueue{q: s.queueLocked(qw.Name), weight: qw.Weight})
 	}
-	s.bindLanesLocked(w)
+	s.bindClassLocked(w)
 	s.workers[w.name] = w
 
 	var stale []AttemptRef
@@ -129,6 +129,7 @@ func (s *Scheduler) RemoveWorker(h *WorkerHandle, reason string) {
 	}
 	w.removed = true
 	s.reindexLocked(w)
+	s.unbindClassLocked(w)
 	delete(s.workers, w.name)
 
 	lost := 0
@@ -230,12 +231,13 @@ func (s *Scheduler) UpdateWorker(h *WorkerHandle, slots int, types []string) err
 	if w.removed {
 		return nil
 	}
-	w.removed = true // take it out of every free heap of its old types
+	w.removed = true // take it out of the free heap of its old class
 	s.reindexLocked(w)
 	w.removed = false
+	s.unbindClassLocked(w)
 	w.slots = slots
 	w.types = slices.Clone(types)
-	s.bindLanesLocked(w)
+	s.bindClassLocked(w)
 	s.reindexLocked(w)
 	s.fillLocked(w)
 	return nil

@@ -97,6 +97,9 @@ func TestWriteRejectsInvalidBatch(t *testing.T) {
 		"empty delete":  {Batch{Delete: []string{"a", ""}}, "delete 2 of 2: missing task id"},
 		"long delete":   {Batch{Delete: []string{strings.Repeat("y", 32769)}}, "task id of 32769 bytes is too long"},
 		"second record": {Batch{Put: []*Record{testRecord("a", 1), {ID: ""}}}, "put 2 of 2"},
+		"unnamed queue": {Batch{Queues: []QueueState{{Name: "a", Paused: true}, {Paused: true}}}, "queue state 2 of 2 has no queue name"},
+		"long queue": {Batch{Queues: []QueueState{{Name: strings.Repeat("q", 32769)}}},
+			"queue state 1 of 1: queue name of 32769 bytes is too long: must be at most 32768 bytes"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
 // group is the set of writes that share one transaction. The last group in
@@ -155,8 +157,19 @@ func (s *Bolt) apply(g *group) (writeTime time.Duration, fatal bool, err error) 
 		return 0, true, fmt.Errorf("begin transaction: %w", err)
 	}
 
-	bucket := tx.Bucket(tasksBucket)
+	tasks := tx.Bucket(tasksBucket)
+	var queues *bbolt.Bucket // created on the first queue state
 	for _, o := range g.ops {
+		bucket, kind := tasks, "task"
+		if o.queue {
+			if queues == nil {
+				if queues, err = tx.CreateBucketIfNotExists(queuesBucket); err != nil {
+					tx.Rollback()
+					return 0, false, fmt.Errorf("create queues bucket: %w", err)
+				}
+			}
+			bucket, kind = queues, "queue state"
+		}
 		if o.value == nil {
 			err = bucket.Delete(o.key)
 		} else {
@@ -164,7 +177,7 @@ func (s *Bolt) apply(g *group) (writeTime time.Duration, fatal bool, err error) 
 		}
 		if err != nil {
 			tx.Rollback()
-			return 0, false, fmt.Errorf("task %s: %w", o.key, err)
+			return 0, false, fmt.Errorf("%s %s: %w", kind, o.key, err)
 		}
 	}
 

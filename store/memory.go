@@ -6,7 +6,8 @@ import (
 )
 
 // Memory is the store for durability "none": Write checks the batch and
-// keeps nothing, and Load loads nothing. A master restart loses every task.
+// keeps nothing, and Load and LoadQueues load nothing. A master restart
+// loses every task and every queue's pause.
 type Memory struct {
 	closed atomic.Bool
 }
@@ -32,6 +33,14 @@ func (m *Memory) Load(fn func(*Record) error) error {
 		return ErrClosed
 	}
 	return nil
+}
+
+// LoadQueues returns no queue state. It returns ErrClosed after Close.
+func (m *Memory) LoadQueues() ([]QueueState, error) {
+	if m.closed.Load() {
+		return nil, ErrClosed
+	}
+	return nil, nil
 }
 
 // Close marks the store closed. It is safe to call more than once.

@@ -38,9 +38,11 @@ const (
 	byteFields   = 2
 )
 
-// op is one encoded change: a put, or a delete when value is nil.
+// op is one encoded change of a task, or of a queue state when queue is
+// set. A nil value deletes the key.
 type op struct {
 	key, value []byte
+	queue      bool
 }
 
 // encodeBatch encodes every change of a batch that validateBatch accepted
@@ -54,9 +56,12 @@ func encodeBatch(b Batch) ([]op, int) {
 	for _, id := range b.Delete {
 		size += len(id)
 	}
+	for _, q := range b.Queues {
+		size += len(q.Name) + len(appendQueueState(nil, q))
+	}
 
 	buf := make([]byte, 0, size)
-	ops := make([]op, 0, len(b.Put)+len(b.Delete))
+	ops := make([]op, 0, len(b.Put)+len(b.Delete)+len(b.Queues))
 	for _, r := range b.Put {
 		start := len(buf)
 		buf = append(buf, r.ID...)
@@ -68,6 +73,17 @@ func encodeBatch(b Batch) ([]op, int) {
 		start := len(buf)
 		buf = append(buf, id...)
 		ops = append(ops, op{key: buf[start:len(buf):len(buf)]})
+	}
+	for _, q := range b.Queues {
+		start := len(buf)
+		buf = append(buf, q.Name...)
+		keyEnd := len(buf)
+		buf = appendQueueState(buf, q)
+		o := op{key: buf[start:keyEnd:keyEnd], queue: true}
+		if len(buf) > keyEnd {
+			o.value = buf[keyEnd:len(buf):len(buf)]
+		}
+		ops = append(ops, o)
 	}
 	return ops, size
 }

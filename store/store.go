@@ -34,11 +34,20 @@ type Record struct {
 	Priority int64  // higher runs first within the queue
 }
 
+// QueueState is the stored state of one queue. Only paused queues have an
+// entry: storing a state that is not paused deletes the queue's entry.
+type QueueState struct {
+	Name   string
+	Paused bool
+}
+
 // Batch is one atomic group of changes. Puts are applied in order, then
-// Deletes, so an id in both lists ends up deleted.
+// Deletes, so an id in both lists ends up deleted. Queues are applied last,
+// in order.
 type Batch struct {
 	Put    []*Record
 	Delete []string // task ids
+	Queues []QueueState
 }
 
 // Store is the durable task store of the master. Its methods may be called
@@ -53,6 +62,10 @@ type Store interface {
 	// Load calls fn for every stored record in Seq order. The master calls it
 	// once at start-up. An error from fn stops Load and is returned.
 	Load(fn func(*Record) error) error
+
+	// LoadQueues returns the stored queue states, sorted by name. The
+	// master calls it once at start-up.
+	LoadQueues() ([]QueueState, error)
 
 	// Close waits for queued writes and closes the store. It is safe to call
 	// twice. Write and Load after Close return ErrClosed.
@@ -82,6 +95,15 @@ func validateBatch(b Batch) error {
 	for i, id := range b.Delete {
 		if err := validateID(id); err != nil {
 			return fmt.Errorf("invalid batch: delete %d of %d: %w", i+1, len(b.Delete), err)
+		}
+	}
+	for i, q := range b.Queues {
+		if q.Name == "" {
+			return fmt.Errorf("invalid batch: queue state %d of %d has no queue name", i+1, len(b.Queues))
+		}
+		if len(q.Name) > bbolt.MaxKeySize {
+			return fmt.Errorf("invalid batch: queue state %d of %d: queue name of %d bytes is too long: must be at most %d bytes",
+				i+1, len(b.Queues), len(q.Name), bbolt.MaxKeySize)
 		}
 	}
 	return nil

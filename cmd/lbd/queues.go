@@ -32,7 +32,8 @@ func runQueueCommand(args []string, stdout, stderr io.Writer) int {
 const queueUsage = `usage: lbd queue pause|resume|purge [-http-addr ADDR] [-json] [-yes] NAME
 
 pause stops handing out the tasks of queue NAME; running tasks go on and
-submits are still accepted. resume hands them out again. purge cancels every
+submits are still accepted. The pause lasts until resume, and a master with
+durability "fsync" keeps it across restarts. resume hands them out again. purge cancels every
 queued, scheduled and retrying task of the queue, which cannot be undone, so
 it needs -yes.`
 
