@@ -141,7 +141,7 @@ func (s *Scheduler) finishLocked(t *task, status Status) {
 		close(t.info().done)
 		t.edit().done = nil
 	}
-	s.finished = append(s.finished, finishedEntry{t: t, at: t.info().finished, bytes: int64(len(t.info().output))})
+	s.finished.push(finishedEntry{t: t, at: t.info().finished, bytes: int64(len(t.info().output))})
 	s.resultBytes += int64(len(t.info().output))
 	s.observeFinishLocked(t)
 	s.markDirtyLocked(t)

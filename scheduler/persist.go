@@ -114,9 +114,8 @@ func (s *Scheduler) load() error {
 	}
 
 	slices.SortFunc(final, func(a, b *task) int { return a.info().finished.Compare(b.info().finished) })
-	s.finished = make([]finishedEntry, len(final))
-	for i, t := range final {
-		s.finished[i] = finishedEntry{t: t, at: t.info().finished, bytes: int64(len(t.info().output))}
+	for _, t := range final {
+		s.finished.push(finishedEntry{t: t, at: t.info().finished, bytes: int64(len(t.info().output))})
 		s.resultBytes += int64(len(t.info().output))
 	}
 	if len(s.orphans) > 0 {

@@ -39,9 +39,9 @@ type Scheduler struct {
 	scheduled    int
 	running      int
 	retries      retryHeap
-	finished     []finishedEntry // final tasks in the order they ended, for retention
-	resultBytes  int64           // output bytes of the entries in finished
-	orphans      []*task         // running before a restart, not yet claimed
+	finished     finishedQueue // final tasks in the order they ended, for retention
+	resultBytes  int64         // output bytes of the entries in finished
+	orphans      []*task       // running before a restart, not yet claimed
 	adoptBy      time.Time
 	dirty        []*task
 	deletes      []string

@@ -110,3 +110,32 @@ func TestTaskQueueCompactsFIFO(t *testing.T) {
 		t.Errorf("len %d after removing every task, want 0", q.len())
 	}
 }
+
+func TestFinishedQueueKeepsOrderAcrossChunks(t *testing.T) {
+	var q finishedQueue
+	var tasks []*task
+	next, popped := 0, 0
+	// Push and pop in waves so that the queue empties, refills and spans
+	// several chunks.
+	for _, wave := range []struct{ push, pop int }{{10, 10}, {3000, 1000}, {5000, 6500}, {1, 501}} {
+		for range wave.push {
+			tk := &task{seq: uint64(next)}
+			tasks = append(tasks, tk)
+			q.push(finishedEntry{t: tk})
+			next++
+		}
+		for range wave.pop {
+			if got := q.front().t; got != tasks[popped] {
+				t.Fatalf("front is task %d, want %d", got.seq, popped)
+			}
+			q.pop()
+			popped++
+		}
+		if q.len() != next-popped {
+			t.Fatalf("len %d after the wave, want %d", q.len(), next-popped)
+		}
+	}
+	if q.len() != 0 || len(q.chunks) != 1 {
+		t.Errorf("emptied queue has len %d and %d chunks, want 0 and 1", q.len(), len(q.chunks))
+	}
+}

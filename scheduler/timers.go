@@ -98,18 +98,63 @@ type finishedEntry struct {
 	bytes int64 // output size when the entry was made
 }
 
+// finishedChunk is the number of entries in each array of a finishedQueue.
+const finishedChunk = 1024
+
+// finishedQueue holds the retention order as a list of fixed-size arrays,
+// so that appending never copies the entries already held, however many
+// tasks are kept.
+type finishedQueue struct {
+	chunks [][]finishedEntry // the first entry is chunks[0][head]
+	head   int
+	n      int
+}
+
+func (q *finishedQueue) len() int { return q.n }
+
+func (q *finishedQueue) push(e finishedEntry) {
+	last := len(q.chunks) - 1
+	if last < 0 || len(q.chunks[last]) == finishedChunk {
+		q.chunks = append(q.chunks, make([]finishedEntry, 0, finishedChunk))
+		last++
+	}
+	q.chunks[last] = append(q.chunks[last], e)
+	q.n++
+}
+
+// front returns the oldest entry; the queue must not be empty.
+func (q *finishedQueue) front() finishedEntry { return q.chunks[0][q.head] }
+
+// pop removes the oldest entry; the queue must not be empty.
+func (q *finishedQueue) pop() {
+	q.chunks[0][q.head] = finishedEntry{}
+	q.head++
+	q.n--
+	if q.head < len(q.chunks[0]) {
+		return
+	}
+	q.head = 0
+	if len(q.chunks) == 1 {
+		q.chunks[0] = q.chunks[0][:0]
+		return
+	}
+	q.chunks[0] = nil
+	q.chunks = q.chunks[1:]
+}
+
 // expireLocked forgets final tasks that ended more than ResultRetention ago.
 func (s *Scheduler) expireLocked(now time.Time) {
 	cutoff := now.Add(-s.cfg.ResultRetention)
 	n, early := 0, 0
-	for n < len(s.finished) {
-		e := s.finished[n]
+	for s.finished.len() > 0 {
+		e := s.finished.front()
 		t := e.t
 		current := t.status.Final() && t.info().finished.Equal(e.at) && s.tasks[t.id] == t
 		overBytes := s.resultBytes > s.cfg.MaxResultBytes
 		if current && e.at.After(cutoff) && !overBytes {
 			break
 		}
+		s.finished.pop()
 		n++
 		s.resultBytes -= e.bytes
 		if current && e.at.After(cutoff) {
@@ -131,8 +176,6 @@ func (s *Scheduler) expireLocked(now time.Time) {
 			"tasks", early, "max_result_bytes", s.cfg.MaxResultBytes)
 	}
 	if n > 0 {
-		clear(s.finished[:n])
-		s.finished = s.finished[n:]
 		if s.persist && len(s.deletes) > 0 {
 			select {
 			case s.wakePersist <- struct{}{}:
