@@ -143,12 +143,16 @@ func (s cpuSample) String() string {
 }
 
 // latency is workload 2: tasks at half of each system's peak rate (from
-// workload 1, or measured here when it did not run), with submit-to-start
-// and submit-to-result percentiles.
+// workload 1, or measured here when it did not run), or at -rate for all,
+// with submit-to-start and submit-to-result percentiles.
 func (b *bench) latency(ctx context.Context) error {
+	at := "half of peak rate"
+	if b.cfg.latencyRate > 0 {
+		at = stats.Rate(b.cfg.latencyRate) + " for every system"
+	}
 	for _, durable := range []bool{false, true} {
 		t := &stats.Table{
-			Title: fmt.Sprintf("2. Latency at half of peak rate, %s: median of runs (min–max) of each percentile", modeName(durable)),
+			Title: fmt.Sprintf("2. Latency at %s, %s: median of runs (min–max) of each percentile", at, modeName(durable)),
 			Header: []string{"system", "rate", "tasks/run",
 				"start p50", "start p99", "start p99.9",
 				"result p50", "result p99", "result p99.9", "lbd start p99 / system"},
@@ -177,6 +181,9 @@ var percentiles = []float64{50, 99, 99.9}
 
 func (b *bench) latencyVariant(ctx context.Context, v variant) ([]string, float64, error) {
 	peak := b.peak[v]
+	if b.cfg.latencyRate > 0 {
+		peak = 2 * b.cfg.latencyRate
+	}
 	if peak == 0 {
 		rate, _, err := b.throughputRun(ctx, v)
 		if err != nil {

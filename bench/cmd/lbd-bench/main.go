@@ -33,19 +33,20 @@ var workloadNames = []string{"throughput", "latency", "kill", "newworker", "slot
 
 // config is what one run of lbd-bench measures.
 type config struct {
-	quick      bool
-	runs       int // runs per figure for the short workloads
-	longRuns   int // runs per figure for the long ones (memory, restart)
-	tasks      int // workload 1
-	batch      int // tasks per submit request
-	clients    int // concurrent submitters
-	latencyDur time.Duration
-	latencyMax int // cap on the tasks of one latency run
-	slotTasks  int // workload 5
-	queued     int // workloads 6 and 7
-	systems    []string
-	profileDir string // "" for no CPU profile
-	transport  string // lbd's task connections, for the header
+	quick       bool
+	runs        int     // runs per figure for the short workloads
+	longRuns    int     // runs per figure for the long ones (memory, restart)
+	tasks       int     // workload 1
+	batch       int     // tasks per submit request
+	latencyRate float64 // tasks/s of the latency workload; 0: half of each peak
+	clients     int     // concurrent submitters
+	latencyDur  time.Duration
+	latencyMax  int // cap on the tasks of one latency run
+	slotTasks   int // workload 5
+	queued      int // workloads 6 and 7
+	systems     []string
+	profileDir  string // "" for no CPU profile
+	transport   string // lbd's task connections, for the header
 
 	lbd     string // lbd binary
 	profLBD string // profiling master binary
@@ -103,6 +104,7 @@ func parseFlags(args []string, out io.Writer) (*config, []string, error) {
 	profile := fs.String("cpuprofile", "", "directory for CPU profiles of the lbd master and workers under the throughput workload, and their pprof -top output")
 	encrypt := fs.Bool("encrypt", false, "run lbd with a gossip key, so gossip is encrypted and task connections authenticated")
 	useTLS := fs.Bool("tls", false, "run lbd with a gossip key and task_encryption, so task connections run over TLS 1.3 bound to the key")
+	rate := fs.Float64("rate", 0, "tasks per second for the latency workload, the same for every system (0: half of each system's own peak)")
 	queues := fs.Int("queues", 0, "spread lbd's tasks over this many queues that every worker serves (0: the default queue only)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
@@ -139,6 +141,10 @@ func parseFlags(args []string, out io.Writer) (*config, []string, error) {
 		return nil, nil, fmt.Errorf("invalid -queues %d: must be 0 to 1000", *queues)
 	}
 	systems.Queues = *queues
+	if *rate < 0 {
+		return nil, nil, fmt.Errorf("invalid -rate %g: must be positive, or 0 for half of each system's peak", *rate)
+	}
+	cfg.latencyRate = *rate
 	if *runs < 0 || *tasks < 0 {
 		return nil, nil, fmt.Errorf("invalid -runs %d or -tasks %d: both must be positive (0 selects the default)", *runs, *tasks)
 	}
