@@ -79,6 +79,9 @@ var restartSettings = []restartSetting{
 	{"max_conns_per_addr", "task listener", func(c *config.Config) any { return c.MaxConnsPerAddr }},
 	{"max_pending_handshakes", "task listener", func(c *config.Config) any { return c.MaxPendingHandshakes }},
 	{"max_members", "gossip", func(c *config.Config) any { return c.MaxMembers }},
+	{"queue", "scheduler", func(c *config.Config) any { return c.Queues }},
+	{"queues", "worker", func(c *config.Config) any { return c.Worker.Queues }},
+	{"strict_order", "worker", func(c *config.Config) any { return c.Worker.StrictOrder }},
 }
 
 // reload loads the configuration again and applies what can change while

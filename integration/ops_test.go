@@ -277,10 +277,11 @@ func TestReloadOnSIGHUP(t *testing.T) {
 
 	// A valid file changes the population and the log level, and names the
 	// setting that needs a restart.
-	write("log_level = \"debug\"\nheartbeat_interval = \"400ms\"\nworker {\n  population = 5\n  builtins = [\"echo\"]\n}\n")
+	write("log_level = \"debug\"\nheartbeat_interval = \"400ms\"\nworker {\n  population = 5\n  builtins = [\"echo\"]\n  queues = { default = 2, low = 1 }\n}\n")
 	w.Signal(syscall.SIGHUP)
 	waitSlots(t, api, "w1", 5, 10*time.Second)
 	waitLog(t, w, "heartbeat_interval changed; restart to apply", 5*time.Second)
+	waitLog(t, w, "queues changed; restart to apply", 5*time.Second)
 	ids = api.SubmitBatch(t, []clustertest.TaskRequest{{Type: "echo", Payload: "after"}})
 	if task := api.WaitFinal(t, ids, 15*time.Second)[0]; task.Status != "succeeded" || task.Output != "after" {
 		t.Errorf("task after reload = %s %q, want succeeded \"after\"", task.Status, task.Output)
