@@ -23,15 +23,37 @@ func (s *Scheduler) markDirtyLocked(t *task) {
 	}
 }
 
+// Backoff between persist rounds after a failed store write.
+const (
+	persistRetryMin = time.Second
+	persistRetryMax = 30 * time.Second
+)
+
 func (s *Scheduler) persistLoop() {
 	defer s.wg.Done()
+	retry := time.NewTimer(0)
+	retry.Stop()
+	var delay time.Duration // > 0 while the store fails: rounds wait for retry
 	for {
-		select {
-		case <-s.quit:
-			return
-		case <-s.wakePersist:
+		if delay > 0 {
+			select {
+			case <-s.quit:
+				return
+			case <-retry.C:
+			}
+		} else {
+			select {
+			case <-s.quit:
+				return
+			case <-s.wakePersist:
+			}
 		}
-		s.persistRound()
+		if err := s.persistRound(); err != nil {
+			delay = min(max(2*delay, persistRetryMin), persistRetryMax)
+			retry.Reset(delay)
+		} else {
+			delay = 0
+		}
 		select {
 		case s.persistDone <- struct{}{}:
 		default:
@@ -39,34 +61,70 @@ func (s *Scheduler) persistLoop() {
 	}
 }
 
-// persistRound writes every dirty task and every deletion.
-func (s *Scheduler) persistRound() {
-	if !s.persist {
-		return
+// flush writes every change made so far to the store and returns when it
+// is stored, or the store's error. Changes that fail to be written stay
+// pending, and the persist loop retries them.
+func (s *Scheduler) flush() error {
+	if err := s.persistRound(); err != nil {
+		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
+	return nil
+}
+
+// persistRound writes every dirty task and every deletion. Rounds run one
+// at a time, so a round that returns nil has stored every change made
+// before it began. When the write fails, the tasks and deletions of the
+// round are pending again for the next round.
+func (s *Scheduler) persistRound() error {
+	if !s.persist {
+		return nil
+	}
+	s.persistMu.Lock()
+	defer s.persistMu.Unlock()
+
 	s.mu.Lock()
 	if len(s.dirty) == 0 && len(s.deletes) == 0 {
 		s.mu.Unlock()
-		return
+		return nil
 	}
+	tasks := s.dirty
 	var b store.Batch
-	b.Put = make([]*store.Record, 0, len(s.dirty))
-	for _, t := range s.dirty {
+	b.Put = make([]*store.Record, 0, len(tasks))
+	for _, t := range tasks {
 		t.dirty = false
 		if s.tasks[t.id] == t {
 			b.Put = append(b.Put, t.record())
 		}
 	}
 	b.Delete = s.deletes
-	s.dirty = s.dirty[:0]
+	s.dirty = nil
 	s.deletes = nil
 	s.mu.Unlock()
 
-	if err := s.store.Write(b); err != nil {
-		// The tasks stay correct in memory; only a restart before the next
-		// successful write would see their older state.
-		s.log.Error("store write of task changes failed", "tasks", len(b.Put), "deletes", len(b.Delete), "err", err)
+	err := s.store.Write(b)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		for _, t := range tasks {
+			if !t.dirty && s.tasks[t.id] == t {
+				t.dirty = true
+				s.dirty = append(s.dirty, t)
+			}
+		}
+		s.deletes = append(b.Delete, s.deletes...)
+		s.persistFailures++
+		s.log.Error("store write of task changes failed; the changes stay in memory and the write is retried, "+
+			"but a master restart before it succeeds loses them",
+			"tasks", len(b.Put), "deletes", len(b.Delete), "failures_in_a_row", s.persistFailures, "err", err)
+		return err
 	}
+	if s.persistFailures > 0 {
+		s.log.Info("store write succeeded again", "failures_before", s.persistFailures,
+			"tasks", len(b.Put), "deletes", len(b.Delete))
+		s.persistFailures = 0
+	}
+	return nil
 }
 
 // load reads every stored task. Final tasks keep their place in the

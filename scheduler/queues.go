@@ -216,8 +216,21 @@ func (s *Scheduler) storeQueueState(name string, paused bool) error {
 }
 
 // Purge cancels every queued, scheduled and retrying task of a queue and
-// returns how many it canceled. Running attempts are left alone.
+// returns how many it canceled. Running attempts are left alone. It returns
+// once the change is stored, or with an error that wraps ErrStore when the
+// write fails; the tasks stay canceled in memory either way.
 func (s *Scheduler) Purge(name string) (int, error) {
+	n, err := s.purge(name)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	if err := s.flush(); err != nil {
+		return n, fmt.Errorf("%d tasks of queue %s are canceled, but storing that failed, so a master restart before the retried write succeeds would queue them again: %w", n, name, err)
+	}
+	return n, nil
+}
+
+func (s *Scheduler) purge(name string) (int, error) {
 	if err := checkName(name); err != nil {
 		return 0, &InvalidError{Index: -1, Field: "queue", Reason: err.Error()}
 	}

@@ -22,31 +22,35 @@ type Scheduler struct {
 	// pauses of a queue in the order the scheduler applies them. Lock order:
 	// queueStateMu, then mu.
 	queueStateMu sync.Mutex
+	// persistMu is held by the persist round that writes to the store.
+	// Lock order: persistMu, then mu.
+	persistMu sync.Mutex
 
-	mu           sync.Mutex
-	tasks        map[string]*task
-	keys         map[string]*task // idempotency key -> task
-	types        map[string]*typeState
-	queues       map[string]*queueState
-	lanes        map[laneKey]*lane
-	classes      map[string]*workerClass // by classKey
-	workers      map[string]*worker
-	seq          uint64 // last task sequence number handed out
-	assignSeq    uint64
-	waiting      int   // queued, scheduled and retrying tasks, the queue limit's count
-	waitingBytes int64 // their payload bytes
-	retrying     int
-	scheduled    int
-	running      int
-	retries      retryHeap
-	finished     finishedQueue // final tasks in the order they ended, for retention
-	resultBytes  int64         // output bytes of the entries in finished
-	orphans      []*task       // running before a restart, not yet claimed
-	adoptBy      time.Time
-	dirty        []*task
-	deletes      []string
-	stats        Stats
-	stopped      bool
+	mu              sync.Mutex
+	tasks           map[string]*task
+	keys            map[string]*task // idempotency key -> task
+	types           map[string]*typeState
+	queues          map[string]*queueState
+	lanes           map[laneKey]*lane
+	classes         map[string]*workerClass // by classKey
+	workers         map[string]*worker
+	seq             uint64 // last task sequence number handed out
+	assignSeq       uint64
+	waiting         int   // queued, scheduled and retrying tasks, the queue limit's count
+	waitingBytes    int64 // their payload bytes
+	retrying        int
+	scheduled       int
+	running         int
+	retries         retryHeap
+	finished        finishedQueue // final tasks in the order they ended, for retention
+	resultBytes     int64         // output bytes of the entries in finished
+	orphans         []*task       // running before a restart, not yet claimed
+	adoptBy         time.Time
+	dirty           []*task
+	deletes         []string
+	persistFailures int // failed store writes in a row
+	stats           Stats
+	stopped         bool
 
 	wakeTimers  chan struct{}
 	wakePersist chan struct{}
@@ -424,7 +428,20 @@ func (s *Scheduler) Wait(ctx context.Context, id string) (Task, error) {
 
 // Cancel cancels a task that is not final. A running attempt is asked to
 // stop; its worker's slot stays busy until the worker reports the attempt.
+// Cancel returns once the change is stored. When the store write fails,
+// the task stays canceled in memory and the error wraps ErrStore.
 func (s *Scheduler) Cancel(id string) (Task, error) {
+	t, err := s.cancel(id)
+	if err != nil {
+		return t, err
+	}
+	if err := s.flush(); err != nil {
+		return t, fmt.Errorf("task %s is canceled, but storing that failed, so a master restart before the retried write succeeds would queue it again: %w", id, err)
+	}
+	return t, nil
+}
+
+func (s *Scheduler) cancel(id string) (Task, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tasks[id]
@@ -451,8 +468,21 @@ func (s *Scheduler) Cancel(id string) (Task, error) {
 	return t.snapshot(), nil
 }
 
-// Retry requeues a failed task with fresh attempts.
+// Retry requeues a failed task with fresh attempts. It returns once the
+// change is stored, or with an error that wraps ErrStore when the write
+// fails; the task is queued in memory either way.
 func (s *Scheduler) Retry(id string) (Task, error) {
+	t, err := s.retry(id)
+	if err != nil {
+		return t, err
+	}
+	if err := s.flush(); err != nil {
+		return t, fmt.Errorf("task %s is queued again, but storing that failed, so a master restart before the retried write succeeds would show it failed: %w", id, err)
+	}
+	return t, nil
+}
+
+func (s *Scheduler) retry(id string) (Task, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tasks[id]
