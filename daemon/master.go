@@ -115,6 +115,7 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 		taskLn.Close()
 		return nil, err
 	}
+	logGossipKeys(log, cfg.GossipKeys)
 
 	m.tasks = &taskServer{
 		ln:        taskLn,

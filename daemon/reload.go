@@ -237,6 +237,16 @@ func (n *Node) gossipMembers() []*membership.Membership {
 
 // keyFingerprint returns the first 4 bytes of the key's SHA-256 in hex, to
 // tell keys apart in logs without revealing them.
+// logGossipKeys logs at start the number of gossip keys and the primary
+// key's fingerprint, so that an operator can compare nodes before a key
+// rotation.
+func logGossipKeys(log *slog.Logger, keys [][]byte) {
+	if len(keys) == 0 {
+		return
+	}
+	log.Info("gossip encryption on", "keys", len(keys), "primary_key_fingerprint", keyFingerprint(keys[0]))
+}
+
 func keyFingerprint(key []byte) string {
 	sum := sha256.Sum256(key)
 	return hex.EncodeToString(sum[:4])

@@ -87,6 +87,7 @@ func startWorkerWith(ctx context.Context, cfg *config.Config, handlers map[strin
 	if err != nil {
 		return nil, err
 	}
+	logGossipKeys(log, cfg.GossipKeys)
 	log.Info("worker gossip listening", "gossip", wn.members.LocalAddr(), "slots", cfg.Worker.Population,
 		"types", handlerNames(handlers))
 	wcfg.GossipAddr = wn.members.LocalAddr()
