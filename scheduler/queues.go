@@ -86,6 +86,16 @@ func checkWorkerQueues(worker string, qs []QueueWeight) ([]QueueWeight, error) {
 	return slices.Clone(qs), nil
 }
 
+// queueNotFoundError reports a queue name that the scheduler does not
+// know. It matches ErrNotFound.
+type queueNotFoundError struct{ name string }
+
+func (e *queueNotFoundError) Error() string {
+	return fmt.Sprintf("queue %q not found: no task, worker, queue block or pause names it; check the name with lbd queues", e.name)
+}
+
+func (e *queueNotFoundError) Is(target error) bool { return target == ErrNotFound }
+
 // enqueueLocked puts a queued task into its lane.
 func (s *Scheduler) enqueueLocked(t *task) *lane {
 	l := s.laneLocked(t.queue, t.typ)
@@ -150,7 +160,9 @@ func (s *Scheduler) Pause(name string) error {
 	return nil
 }
 
-// Resume hands out the tasks of a paused queue again.
+// Resume hands out the tasks of a paused queue again. Resuming a queue that
+// is not paused does nothing; a queue that the scheduler does not know is
+// ErrNotFound, which catches a mistyped name.
 func (s *Scheduler) Resume(name string) error {
 	if err := checkName(name); err != nil {
 		return &InvalidError{Index: -1, Field: "queue", Reason: err.Error()}
@@ -158,6 +170,12 @@ func (s *Scheduler) Resume(name string) error {
 	s.queueStateMu.Lock()
 	defer s.queueStateMu.Unlock()
 	if !s.isPaused(name) {
+		s.mu.Lock()
+		_, known := s.queues[name]
+		s.mu.Unlock()
+		if !known && name != DefaultQueue {
+			return &queueNotFoundError{name: name}
+		}
 		return nil
 	}
 	if err := s.storeQueueState(name, false); err != nil {

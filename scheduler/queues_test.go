@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -351,5 +352,22 @@ func TestQueueValidation(t *testing.T) {
 		if _, _, err := s.AddWorker(WorkerSpec{Name: fmt.Sprint("bad", i), Slots: 1, Queues: qs}, &recorder{}); err == nil {
 			t.Errorf("AddWorker with queues %v accepted", qs)
 		}
+	}
+}
+
+func TestResumeUnknownQueueNotFound(t *testing.T) {
+	s := newTestScheduler(t)
+	if err := s.Pause("low"); err != nil {
+		t.Fatalf("Pause low: %v", err)
+	}
+	err := s.Resume("lwo")
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `"lwo"`) {
+		t.Errorf("Resume of an unknown queue: err = %v, want ErrNotFound naming \"lwo\"", err)
+	}
+	if err := s.Resume(DefaultQueue); err != nil {
+		t.Errorf("Resume of the default queue, which is not paused: %v, want nil", err)
+	}
+	if err := s.Resume("low"); err != nil {
+		t.Errorf("Resume low: %v", err)
 	}
 }
