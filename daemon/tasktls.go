@@ -115,6 +115,8 @@ func (s *taskServer) describeHandshakeError(err error) error {
 	var op *net.OpError
 	var ne net.Error
 	switch {
+	case errors.As(err, &peer) && strings.Contains(peer.Msg, "expired"):
+		return fmt.Errorf("the worker's certificate is rejected: %s: make the worker a new one with lbd tls-cert -name WORKER-NODE -force and reload the worker", peer.Msg)
 	case errors.As(err, &peer):
 		return fmt.Errorf("the worker's certificate is rejected: %s: issue the worker's certificate with lbd tls-cert -ca DIR, where DIR holds this master's tls_ca_file", peer.Msg)
 	case strings.Contains(err.Error(), "didn't provide a certificate"):

@@ -61,11 +61,29 @@ func (w *Worker) describeTLSError(addr string, err error) error {
 		case strings.Contains(alert, "certificate required"):
 			return fmt.Errorf("master %s requires a client certificate (%s): set tls_ca_file, tls_cert_file and tls_key_file on this worker, with a certificate made by lbd tls-cert -name %s from the master's CA",
 				addr, alert, w.cfg.Node)
-		case strings.Contains(alert, "bad certificate"), strings.Contains(alert, "unknown certificate"):
+		case strings.Contains(alert, "bad certificate"), strings.Contains(alert, "expired certificate"):
+			if notAfter, expired := w.ownCertExpired(addr); expired {
+				return fmt.Errorf("master %s rejected this worker's certificate (%s): it expired at %s; make a new one with lbd tls-cert -name %s -force, install it as tls_cert_file and tls_key_file, and reload this worker",
+					addr, alert, notAfter.UTC().Format(time.RFC3339), w.cfg.Node)
+			}
+			return fmt.Errorf("master %s rejected this worker's certificate (%s), and the master's log states the reason: this worker needs a certificate made by lbd tls-cert -name %s from the master's CA",
+				addr, alert, w.cfg.Node)
+		case strings.Contains(alert, "unknown certificate"):
 			return fmt.Errorf("master %s rejected this worker's certificate (%s), and the master's log states the reason: this worker needs a certificate made by lbd tls-cert -name %s from the master's CA",
 				addr, alert, w.cfg.Node)
 		}
 		return fmt.Errorf("%w: the master's log states the reason", err)
 	}
 	return err
+}
+
+// ownCertExpired returns the expiry of the certificate this worker
+// presents to addr and whether it has passed.
+func (w *Worker) ownCertExpired(addr string) (time.Time, bool) {
+	cfg, err := w.cfg.TLS(addr)
+	if err != nil || cfg == nil || len(cfg.Certificates) == 0 || cfg.Certificates[0].Leaf == nil {
+		return time.Time{}, false
+	}
+	notAfter := cfg.Certificates[0].Leaf.NotAfter
+	return notAfter, time.Now().After(notAfter)
 }
