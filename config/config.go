@@ -227,6 +227,10 @@ type Config struct {
 	// included. Default 10000.
 	MaxMembers int
 
+	// MaxHTTPConns caps the open connections to the master's HTTP API;
+	// further clients wait until one closes. Default 1024.
+	MaxHTTPConns int
+
 	// TaskTypes holds per-type overrides, from task_type "NAME" { } blocks.
 	TaskTypes map[string]TaskType
 
@@ -338,6 +342,7 @@ func Defaults() *Config {
 		},
 		MaxConnsPerAddr:      64,
 		MaxPendingHandshakes: 128,
+		MaxHTTPConns:         1024,
 		MaxMembers:           10_000,
 	}
 }

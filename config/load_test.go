@@ -144,6 +144,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"max_conns_per_addr", c.MaxConnsPerAddr, 64},
 		{"max_pending_handshakes", c.MaxPendingHandshakes, 128},
 		{"max_members", c.MaxMembers, 10000},
+		{"max_http_conns", c.MaxHTTPConns, 1024},
 		{"task_type blocks", len(c.TaskTypes), 0},
 		{"population", c.Worker.Population, runtime.NumCPU()},
 		{"drain_timeout", c.Worker.DrainTimeout, 30 * time.Second},

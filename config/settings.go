@@ -120,6 +120,8 @@ var settings = []*setting{
 		ptr: func(c *Config) any { return &c.MaxConnsPerAddr }, check: intRange(1, 0)},
 	{key: "max_pending_handshakes", kind: kindInt, arg: "N", help: "master: task connections still in their handshake; more are closed at once",
 		ptr: func(c *Config) any { return &c.MaxPendingHandshakes }, check: intRange(1, 0)},
+	{key: "max_http_conns", kind: kindInt, arg: "N", help: "master: open connections to the HTTP API; further clients wait until one closes",
+		ptr: func(c *Config) any { return &c.MaxHTTPConns }, check: intRange(1, 0)},
 	{key: "max_members", kind: kindInt, arg: "N", help: "alive gossip members a node tracks, itself included; gossip about more is ignored",
 		ptr: func(c *Config) any { return &c.MaxMembers }, check: intRange(2, 0)},
 	{key: "population", block: blockWorker, kind: kindInt, arg: "N", help: "worker: number of slots, each running one task at a time, 1 to 100000",

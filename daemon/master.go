@@ -88,11 +88,12 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 	if err != nil {
 		return nil, err
 	}
-	m.httpLn, err = listen(cfg.HTTPAddr, "HTTP", "-http-addr (LBD_HTTP_ADDR, key http_addr)")
+	httpLn, err := listen(cfg.HTTPAddr, "HTTP", "-http-addr (LBD_HTTP_ADDR, key http_addr)")
 	if err != nil {
 		taskLn.Close()
 		return nil, err
 	}
+	m.httpLn = newLimitListener(httpLn, cfg.MaxHTTPConns, log)
 
 	m.members, err = membership.Start(membership.Config{
 		Node:           cfg.Node,
@@ -151,7 +152,7 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 		ReadHeaderTimeout: apiReadHeaderTimeout,
 		ReadTimeout:       apiReadTimeout,
 		IdleTimeout:       apiIdleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(newServerErrorLog(log.Handler()), slog.LevelWarn),
 	}
 	apiScheme := "http"
 	if cfg.APITLS != nil {

@@ -79,6 +79,7 @@ var restartSettings = []restartSetting{
 	{"max_conns_per_addr", "task listener", func(c *config.Config) any { return c.MaxConnsPerAddr }},
 	{"max_pending_handshakes", "task listener", func(c *config.Config) any { return c.MaxPendingHandshakes }},
 	{"max_members", "gossip", func(c *config.Config) any { return c.MaxMembers }},
+	{"max_http_conns", "HTTP listener", func(c *config.Config) any { return c.MaxHTTPConns }},
 	{"queue", "scheduler", func(c *config.Config) any { return c.Queues }},
 	{"queues", "worker", func(c *config.Config) any { return c.Worker.Queues }},
 	{"strict_order", "worker", func(c *config.Config) any { return c.Worker.StrictOrder }},

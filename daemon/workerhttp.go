@@ -31,7 +31,7 @@ func startWorkerHTTP(addr string, h http.Handler, log *slog.Logger) (*workerHTTP
 			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			ErrorLog:          slog.NewLogLogger(newServerErrorLog(log.Handler()), slog.LevelWarn),
 		},
 		done: make(chan struct{}),
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -372,4 +373,51 @@ func TestTaskPortConnectionLimits(t *testing.T) {
 			waitLog(t, c.Master, tt.logText, 5*time.Second)
 		})
 	}
+}
+
+func TestHTTPConnectionLimit(t *testing.T) {
+	skipShort(t)
+	c := clustertest.StartMaster(t, "-max-http-conns", "2")
+	// The harness's client keeps connections to the master open; close
+	// them so that only this test's connections count.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	time.Sleep(200 * time.Millisecond)
+
+	// Two idle connections take both slots.
+	var idle []net.Conn
+	for range 2 {
+		nc, err := net.Dial("tcp", c.HTTP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		idle = append(idle, nc)
+	}
+	time.Sleep(200 * time.Millisecond) // let the master accept both
+
+	get := func(timeout time.Duration) error {
+		// A transport of its own: the harness's shared one may hold a
+		// connection to the master that is accepted already.
+		client := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := client.Get("http://" + c.HTTP + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	if err := get(time.Second); err == nil {
+		t.Fatal("GET /healthz was served with max_http_conns = 2 and 2 connections open, want it to wait")
+	}
+
+	idle[0].Close()
+	start := time.Now()
+	if err := get(5 * time.Second); err != nil {
+		t.Fatalf("GET /healthz after a connection closed: %v", err)
+	}
+	t.Logf("served %s after a slot was freed", time.Since(start))
+	waitLog(t, c.Master, "HTTP connection limit reached", 5*time.Second)
 }
