@@ -62,6 +62,11 @@ func (l *loader) finishTLS() {
 	}
 	c.TLS = certs
 	c.Warnings = append(c.Warnings, certs.Warnings(time.Now())...)
+	if c.Encrypt == "" && c.KeyringFile == "" {
+		c.Warnings = append(c.Warnings, "tls_* files are set without encrypt or keyring_file: gossip is not encrypted, "+
+			"so any node holding a certificate from this CA can announce itself as master and workers would accept it; "+
+			"set encrypt or keyring_file (lbd keygen) on every node as well")
+	}
 }
 
 // finishAPITLS loads the certificate of the HTTPS API and the CA of the

@@ -46,10 +46,13 @@ func masterArgs(name string, extra ...string) []string {
 	return append([]string{"-role", "master", "-node", name}, extra...)
 }
 
+// testGossipKey is a valid encrypt value: base64 of 16 bytes.
+const testGossipKey = "AAECAwQFBgcICQoLDA0ODw=="
+
 func TestTLSFilesLoaded(t *testing.T) {
 	p := newTestPKI(t, time.Now())
 	p.issue("m1", time.Now(), 365)
-	c := mustLoad(t, masterArgs("m1", p.flags("m1")...))
+	c := mustLoad(t, masterArgs("m1", append(p.flags("m1"), "-encrypt", testGossipKey)...))
 	if c.TLS == nil {
 		t.Fatal("TLS is nil with all three tls_* files set")
 	}
@@ -84,10 +87,19 @@ func TestTLSFilesFromEnvironmentAndFile(t *testing.T) {
 	}
 }
 
+func TestTLSWithoutGossipKeyWarns(t *testing.T) {
+	p := newTestPKI(t, time.Now())
+	p.issue("m1", time.Now(), 365)
+	c := mustLoad(t, masterArgs("m1", p.flags("m1")...))
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "without encrypt or keyring_file") {
+		t.Errorf("warnings = %q, want one that says gossip is not encrypted", c.Warnings)
+	}
+}
+
 func TestTLSExpiringSoonWarns(t *testing.T) {
 	p := newTestPKI(t, time.Now())
 	p.issue("m1", time.Now(), 20)
-	c := mustLoad(t, masterArgs("m1", p.flags("m1")...))
+	c := mustLoad(t, masterArgs("m1", append(p.flags("m1"), "-encrypt", testGossipKey)...))
 	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "expires on") || !strings.Contains(c.Warnings[0], p.cert("m1")) {
 		t.Errorf("warnings = %q, want one that names %s and its expiry", c.Warnings, p.cert("m1"))
 	}

@@ -219,6 +219,11 @@ func ParseHosts(hosts []string) (dnsNames []string, ips []net.IP, err error) {
 // 1 to 63 letters, digits and '-' that neither start nor end with '-'.
 func checkDNSName(name string) error {
 	name = strings.TrimSuffix(name, ".")
+	if strings.Trim(name, "0123456789.") == "" {
+		// Only digits and dots: meant as an IPv4 address, and not a valid
+		// one. RFC 1123 does not allow an all-numeric top-level label.
+		return errors.New("not a valid IPv4 address (four numbers of 0 to 255), and all digits cannot be a DNS name")
+	}
 	if strings.HasPrefix(name, "*.") {
 		return errors.New("wildcard names are not supported: list each host")
 	}

@@ -197,6 +197,7 @@ func TestIssueNodeCertErrors(t *testing.T) {
 	}{
 		{"missing CA", CertOptions{CADir: t.TempDir(), Name: "w1", Days: 1}, "CA not found"},
 		{"bad host", CertOptions{CADir: dir, Name: "w1", Days: 1, Hosts: []string{"exa mple"}}, `invalid -host "exa mple"`},
+		{"bad IPv4 host", CertOptions{CADir: dir, Name: "w1", Days: 1, Hosts: []string{"999.1.1.1"}}, `invalid -host "999.1.1.1": not a valid IPv4 address`},
 		{"empty host", CertOptions{CADir: dir, Name: "w1", Days: 1, Hosts: []string{"a", ""}}, "empty entry"},
 		{"wildcard host", CertOptions{CADir: dir, Name: "w1", Days: 1, Hosts: []string{"*.example"}}, "wildcard"},
 		{"label with dash", CertOptions{CADir: dir, Name: "w1", Days: 1, Hosts: []string{"-a.example"}}, "must be 1 to 63"},

@@ -54,7 +54,8 @@ func (w *Worker) describeTLSError(addr string, err error) error {
 		return fmt.Errorf("master %s responded in plain TCP, so its task port has no TLS while this worker requires it: "+
 			"set task_encryption = true or tls_ca_file, tls_cert_file and tls_key_file on the master as on this worker, or remove them from this worker", addr)
 	case errors.As(err, &peer):
-		return fmt.Errorf("the master's certificate is rejected: %w: the master needs a certificate from this worker's tls_ca_file, made with lbd tls-cert -name MASTER-NODE", peer)
+		return fmt.Errorf("the master's certificate is rejected: %w: give the master tls_ca_file, tls_cert_file and tls_key_file with a certificate from this worker's CA (lbd tls-cert -name MASTER-NODE), "+
+			"or, when the cluster uses task_encryption without certificates, remove the tls_* files from this worker", peer)
 	case errors.As(err, &op) && op.Op == "remote error":
 		alert := op.Err.Error()
 		switch {
