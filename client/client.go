@@ -58,12 +58,12 @@ func WithCAFile(path string) Option {
 	return func(c *Client) {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			c.optErr = fmt.Errorf("read the CA file of the master's certificate: %w", err)
+			c.optErr = fmt.Errorf("%w: read the CA file of the master's certificate: %w", ErrInvalidCAFile, err)
 			return
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(data) {
-			c.optErr = fmt.Errorf("CA file %s contains no PEM certificate: give the CA certificate that signed the master's HTTPS certificate, such as the cluster's ca.pem", path)
+			c.optErr = fmt.Errorf("%w: %s contains no PEM certificate: give the CA certificate that signed the master's HTTPS certificate, such as the cluster's ca.pem", ErrInvalidCAFile, path)
 			return
 		}
 		WithRootCAs(pool)(c)

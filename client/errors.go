@@ -28,6 +28,10 @@ var ErrTLS = errors.New("TLS mismatch")
 // whose address New could not parse.
 var ErrInvalidAddress = errors.New("invalid master address")
 
+// ErrInvalidCAFile is wrapped by the errors of a Client whose WithCAFile
+// file cannot be read or holds no certificate. No request is sent.
+var ErrInvalidCAFile = errors.New("invalid CA file")
+
 // APIError is an error response of the master.
 type APIError struct {
 	StatusCode int

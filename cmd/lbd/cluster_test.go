@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -111,4 +112,6 @@ func TestClusterCommandsUsageAndUnreachable(t *testing.T) {
 	runCLI("drain").checkOut(t, exitUsage, "missing NODE")
 	runCLI("tasks", "-limit", "0").checkOut(t, exitUsage, "invalid -limit 0")
 	runCLI("status", "-h").checkOut(t, exitOK, "usage: lbd status")
+	missing := filepath.Join(t.TempDir(), "no-ca.pem")
+	runCLI("status", "-http-addr", "https://"+down, "-api-ca-file", missing).checkOut(t, exitUsage, "invalid CA file")
 }

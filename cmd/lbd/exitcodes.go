@@ -19,7 +19,7 @@ const (
 func exitCodeOf(err error) int {
 	var apiErr *client.APIError
 	switch {
-	case errors.Is(err, client.ErrInvalidAddress):
+	case errors.Is(err, client.ErrInvalidAddress), errors.Is(err, client.ErrInvalidCAFile):
 		return exitUsage
 	case errors.Is(err, client.ErrUnreachable), errors.Is(err, client.ErrTLS):
 		return exitUnreachable
