@@ -14,6 +14,7 @@ import (
 	"github.com/lbd-dev/lbd/client"
 	"github.com/lbd-dev/lbd/config"
 	"github.com/lbd-dev/lbd/daemon"
+	"github.com/lbd-dev/lbd/scheduler"
 )
 
 // startDevNode starts a master with a local worker that runs echo and
@@ -114,4 +115,20 @@ func TestClusterCommandsUsageAndUnreachable(t *testing.T) {
 	runCLI("status", "-h").checkOut(t, exitOK, "usage: lbd status")
 	missing := filepath.Join(t.TempDir(), "no-ca.pem")
 	runCLI("status", "-http-addr", "https://"+down, "-api-ca-file", missing).checkOut(t, exitUsage, "invalid CA file")
+}
+
+func TestPrintTaskShowsRunAt(t *testing.T) {
+	var out strings.Builder
+	task := api.Task{
+		ID: "t1", Type: "echo", Queue: "low", Priority: 3, Status: scheduler.StatusScheduled, MaxAttempts: 3,
+		Created: time.Now(), RunAt: time.Now().Add(time.Minute),
+	}
+	if err := printTask(&out, task); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"queue     low (priority 3)", "run at    ", "(in "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("lbd task output lacks %q:\n%s", want, out.String())
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/lbd-dev/lbd/api"
 	"github.com/lbd-dev/lbd/client"
@@ -75,14 +76,21 @@ func runTask(args []string, stdout, stderr io.Writer) int {
 }
 
 func printTask(w io.Writer, t api.Task) error {
-	fmt.Fprintf(w, "id        %s\ntype      %s\nstatus    %s\nattempts  %d of %d (%d failed)\n",
-		t.ID, t.Type, t.Status, t.Attempts, t.MaxAttempts, t.Failures)
+	const stamp = "2006-01-02 15:04:05.000"
+	fmt.Fprintf(w, "id        %s\ntype      %s\nqueue     %s (priority %d)\nstatus    %s\nattempts  %d of %d (%d failed)\n",
+		t.ID, t.Type, t.Queue, t.Priority, t.Status, t.Attempts, t.MaxAttempts, t.Failures)
 	if t.Worker != "" {
 		fmt.Fprintf(w, "worker    %s\n", t.Worker)
 	}
-	fmt.Fprintf(w, "created   %s\n", t.Created.Local().Format("2006-01-02 15:04:05.000"))
+	fmt.Fprintf(w, "created   %s\n", t.Created.Local().Format(stamp))
+	if !t.RunAt.IsZero() && (t.Status == scheduler.StatusScheduled || t.Status == scheduler.StatusRetrying) {
+		fmt.Fprintf(w, "run at    %s (in %s)\n", t.RunAt.Local().Format(stamp), time.Until(t.RunAt).Round(time.Second))
+	}
+	if !t.Started.IsZero() {
+		fmt.Fprintf(w, "started   %s\n", t.Started.Local().Format(stamp))
+	}
 	if !t.Finished.IsZero() {
-		fmt.Fprintf(w, "finished  %s\n", t.Finished.Local().Format("2006-01-02 15:04:05.000"))
+		fmt.Fprintf(w, "finished  %s\n", t.Finished.Local().Format(stamp))
 	}
 	if t.Error != "" {
 		fmt.Fprintf(w, "error     %s\n", t.Error)
