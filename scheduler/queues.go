@@ -235,8 +235,8 @@ func (s *Scheduler) storeQueueState(name string, paused bool) error {
 
 // Purge cancels every queued, scheduled and retrying task of a queue and
 // returns how many it canceled. Running attempts are left alone. It returns
-// once the change is stored, or with an error that wraps ErrStore when the
-// write fails; the tasks stay canceled in memory either way.
+// once the change is stored. When the store write fails, the error wraps
+// ErrStore and the tasks stay canceled in memory.
 func (s *Scheduler) Purge(name string) (int, error) {
 	n, err := s.purge(name)
 	if err != nil || n == 0 {

@@ -469,8 +469,8 @@ func (s *Scheduler) cancel(id string) (Task, error) {
 }
 
 // Retry requeues a failed task with fresh attempts. It returns once the
-// change is stored, or with an error that wraps ErrStore when the write
-// fails; the task is queued in memory either way.
+// change is stored. When the store write fails, the error wraps ErrStore
+// and the task stays queued in memory.
 func (s *Scheduler) Retry(id string) (Task, error) {
 	t, err := s.retry(id)
 	if err != nil {

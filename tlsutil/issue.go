@@ -56,7 +56,7 @@ func CreateCA(opts CAOptions) (certPath, keyPath string, err error) {
 	certPath = filepath.Join(opts.Dir, CACertFile)
 	keyPath = filepath.Join(opts.Dir, CAKeyFile)
 	if !opts.Force {
-		if err := refuseExisting(certPath, keyPath); err != nil {
+		if err := rejectExisting(certPath, keyPath); err != nil {
 			return "", "", err
 		}
 	}
@@ -140,7 +140,7 @@ func IssueNodeCert(opts CertOptions) (certPath, keyPath string, err error) {
 	certPath = filepath.Join(opts.OutDir, opts.Name+".pem")
 	keyPath = filepath.Join(opts.OutDir, opts.Name+"-key.pem")
 	if !opts.Force {
-		if err := refuseExisting(certPath, keyPath); err != nil {
+		if err := rejectExisting(certPath, keyPath); err != nil {
 			return "", "", err
 		}
 	}
@@ -309,8 +309,8 @@ func readCA(dir string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, er
 	return ca, key, nil
 }
 
-// refuseExisting returns an error naming the first path that exists.
-func refuseExisting(paths ...string) error {
+// rejectExisting returns an error naming the first path that exists.
+func rejectExisting(paths ...string) error {
 	for _, p := range paths {
 		if _, err := os.Lstat(p); err == nil {
 			return fmt.Errorf("%s already exists: add -force to overwrite it, or choose another directory with -out", p)

@@ -23,6 +23,7 @@ func runTLSCA(args []string, stdout, stderr io.Writer) int {
 			"and keep ca-key.pem off the nodes: lbd tls-cert needs it to issue certificates.")
 		fs.PrintDefaults()
 	}
+
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -34,6 +35,7 @@ func runTLSCA(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lbd tls-ca: invalid -days %d: must be from 1 to %d\n", *days, tlsutil.MaxDays)
 		return exitUsage
 	}
+
 	certPath, keyPath, err := tlsutil.CreateCA(tlsutil.CAOptions{Dir: *out, Days: *days, Force: *force})
 	if err != nil {
 		fmt.Fprintf(stderr, "lbd tls-ca: %v\n", err)
@@ -61,6 +63,7 @@ func runTLSCert(args []string, stdout, stderr io.Writer) int {
 			"the node's tls_cert_file and tls_key_file.")
 		fs.PrintDefaults()
 	}
+
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -82,6 +85,7 @@ func runTLSCert(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lbd tls-cert: %v\n", err)
 		return exitUsage
 	}
+
 	var hostList []string
 	if *hosts != "" {
 		hostList = strings.Split(*hosts, ",")
@@ -90,6 +94,7 @@ func runTLSCert(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lbd tls-cert: %v\n", err)
 		return exitUsage
 	}
+
 	certPath, keyPath, err := tlsutil.IssueNodeCert(tlsutil.CertOptions{
 		CADir: *caDir, Name: *name, Hosts: hostList, OutDir: *out, Days: *days, Force: *force,
 	})
