@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -226,23 +227,46 @@ func StartMasterHTTPS(t testing.TB, caFile string, extra ...string) *Cluster {
 
 func startMaster(t testing.TB, api *API, extra []string) *Cluster {
 	t.Helper()
-	c := &Cluster{
-		t:       t,
-		HTTP:    "127.0.0.1:" + strconv.Itoa(FreePort(t)),
-		Gossip:  "127.0.0.1:" + strconv.Itoa(FreePort(t)),
-		Task:    "127.0.0.1:" + strconv.Itoa(FreePort(t)),
-		DataDir: t.TempDir(),
+	c := &Cluster{t: t, DataDir: t.TempDir(), api: api}
+	// FreePort's ports are free when it returns, but another process can
+	// take one before the master binds it. A master that exits for that
+	// reason is started again on new ports.
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		c.HTTP = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+		c.Gossip = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+		c.Task = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+		api.Addr = c.HTTP
+		c.MasterArgs = append([]string{
+			"-role", "master", "-node", "master",
+			"-bind", c.Gossip, "-task-addr", c.Task, "-http-addr", c.HTTP,
+			"-data-dir", c.DataDir, "-log-level", "debug",
+		}, extra...)
+		c.Master = Start(t, "master", nil, c.MasterArgs...)
+		if c.waitHealthyOrExit(15*time.Second) || attempt == attempts ||
+			!strings.Contains(c.Master.Log(), "already in use") {
+			break
+		}
+		t.Logf("master exited because a port was taken (attempt %d of %d); starting it on other ports", attempt, attempts)
 	}
-	api.Addr = c.HTTP
-	c.api = api
-	c.MasterArgs = append([]string{
-		"-role", "master", "-node", "master",
-		"-bind", c.Gossip, "-task-addr", c.Task, "-http-addr", c.HTTP,
-		"-data-dir", c.DataDir, "-log-level", "debug",
-	}, extra...)
-	c.Master = Start(t, "master", nil, c.MasterArgs...)
-	c.API().WaitHealthy(t, 15*time.Second)
+	c.API().WaitHealthy(t, time.Second)
 	return c
+}
+
+// waitHealthyOrExit reports whether the master answers /healthz within
+// timeout. It returns false at once when the master process exits.
+func (c *Cluster) waitHealthyOrExit(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if c.Master.ExitCode() != -1 {
+			return false
+		}
+		if code, err := c.API().Do("GET", "/healthz", nil, nil); err == nil && code == 200 {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
 }
 
 // StartWorker starts a worker that joins the master. env declares its
