@@ -167,6 +167,10 @@ func startMaster(cfg *config.Config, log *slog.Logger, version string) (m *maste
 	go func() { defer m.wg.Done(); m.watchMembers() }()
 	m.wg.Add(1)
 	go func() { defer m.wg.Done(); m.runHistory() }()
+	if m.taskCerts != nil || m.apiCerts != nil {
+		m.wg.Add(1)
+		go func() { defer m.wg.Done(); watchCertExpiry(m.quit, log, m.taskCerts, m.apiCerts) }()
+	}
 
 	if len(cfg.Join) > 0 {
 		// A master with seeds joins an existing cluster in the background:

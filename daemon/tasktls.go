@@ -226,3 +226,31 @@ func logCerts(log *slog.Logger, msg string, certs *tlsutil.Certs) {
 	log.Info(msg, "file", certs.Cert.Path, "subject", leaf.Subject.CommonName, "issuer", leaf.Issuer.CommonName,
 		"not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "fingerprint", certs.Fingerprint())
 }
+
+// certCheckEvery is how often a node checks its certificates for an
+// upcoming expiry after start.
+const certCheckEvery = 12 * time.Hour
+
+// watchCertExpiry logs, every certCheckEvery until done is closed, a
+// warning for each certificate of stores that expires within
+// tlsutil.ExpiryWarning or has expired. Start-up and reloads log the same
+// warnings; this keeps them coming for a node that runs for months.
+func watchCertExpiry(done <-chan struct{}, log *slog.Logger, stores ...*tlsutil.Store) {
+	ticker := time.NewTicker(certCheckEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-ticker.C:
+			for _, s := range stores {
+				if s == nil {
+					continue
+				}
+				for _, w := range s.Certs().Warnings(now) {
+					log.Warn("certificate expires soon or has expired", "warning", w)
+				}
+			}
+		}
+	}
+}

@@ -126,6 +126,9 @@ func startWorkerWith(ctx context.Context, cfg *config.Config, handlers map[strin
 	wn.cancelRun = cancel
 	wn.runDone = make(chan error, 1)
 	go func() { wn.runDone <- wn.w.Run(runCtx, wn.masterAddr) }()
+	if wn.taskCerts != nil {
+		go watchCertExpiry(runCtx.Done(), log, wn.taskCerts)
+	}
 	return wn, nil
 }
 

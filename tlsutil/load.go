@@ -113,6 +113,10 @@ func expiryWarning(f File, cert *x509.Certificate, now time.Time) string {
 	if left > ExpiryWarning {
 		return ""
 	}
+	if left <= 0 {
+		return fmt.Sprintf("%s %s (%q) expired on %s: peers reject it at the next handshake; issue a new one with lbd tls-cert (lbd tls-ca for a CA) and reload with SIGHUP",
+			f.Setting, f.Path, cert.Subject.CommonName, cert.NotAfter.UTC().Format(time.RFC3339))
+	}
 	return fmt.Sprintf("%s %s (%q) expires on %s, in %d days: issue a new one with lbd tls-cert (lbd tls-ca for a CA) and reload with SIGHUP",
 		f.Setting, f.Path, cert.Subject.CommonName, cert.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24))
 }

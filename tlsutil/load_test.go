@@ -69,6 +69,23 @@ func TestLoadNodeExpiringSoonWarns(t *testing.T) {
 	}
 }
 
+func TestExpiredCertificateWarns(t *testing.T) {
+	now := time.Now()
+	dir := newCA(t, now)
+	issue(t, dir, "w1", now, 10)
+	certs, err := loadNode(dir, "w1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := certs.Warnings(now.AddDate(0, 0, 11)) // the node kept running past the expiry
+	if len(w) != 1 {
+		t.Fatalf("warnings = %q, want one", w)
+	}
+	if !strings.Contains(w[0], "expired on") || strings.Contains(w[0], "in -") {
+		t.Errorf("warning %q does not say that the certificate expired", w[0])
+	}
+}
+
 func TestLoadNodeErrors(t *testing.T) {
 	now := time.Now()
 	dir := newCA(t, now)
