@@ -223,13 +223,17 @@ func (l *loader) fileEnv(a *hclsyntax.Attribute, o origin, h *Handler) bool {
 	}, func(v any) { h.Env = v.(map[string]string) })
 }
 
-func (l *loader) decodeTaskType(b *hclsyntax.Block) {
+// namedBlock checks the name label of a block of kind blockType and that
+// no earlier block has it, and records the block's origin. It returns the
+// block's key for messages, such as task_type "resize", and false when a
+// check failed.
+func (l *loader) namedBlock(b *hclsyntax.Block, blockType string) (string, bool) {
 	name := b.Labels[0]
-	key := quoteName(blockTaskType, name)
+	key := quoteName(blockType, name)
 	o := fileOrigin(key, b.TypeRange)
 	valid := true
 	if err := checkName(name); err != nil {
-		l.add(fileOrigin(blockTaskType, b.LabelRanges[0]).problem(fmt.Sprintf("invalid task_type name %q: %v", name, err), err))
+		l.add(fileOrigin(blockType, b.LabelRanges[0]).problem(fmt.Sprintf("invalid %s name %q: %v", blockType, name, err), err))
 		valid = false
 	}
 	if prev, ok := l.origins[key]; ok {
@@ -238,6 +242,12 @@ func (l *loader) decodeTaskType(b *hclsyntax.Block) {
 	} else {
 		l.origins[key] = o
 	}
+	return key, valid
+}
+
+func (l *loader) decodeTaskType(b *hclsyntax.Block) {
+	name := b.Labels[0]
+	key, valid := l.namedBlock(b, blockTaskType)
 
 	var t TaskType
 	attrs, _ := l.items(b.Body, taskTypeSchema)

@@ -147,19 +147,7 @@ func (l *loader) decodeQueuesAttr(s *setting, a *hclsyntax.Attribute) {
 // decodeQueue decodes a master's queue "NAME" { } block of limits.
 func (l *loader) decodeQueue(b *hclsyntax.Block) {
 	name := b.Labels[0]
-	key := quoteName(blockQueue, name)
-	o := fileOrigin(key, b.TypeRange)
-	valid := true
-	if err := checkName(name); err != nil {
-		l.add(fileOrigin(blockQueue, b.LabelRanges[0]).problem(fmt.Sprintf("invalid queue name %q: %v", name, err), err))
-		valid = false
-	}
-	if prev, ok := l.origins[key]; ok {
-		l.add(o.problem(fmt.Sprintf("duplicate %s: the first is at %s", key, prev.pos), nil))
-		valid = false
-	} else {
-		l.origins[key] = o
-	}
+	key, valid := l.namedBlock(b, blockQueue)
 
 	var q QueueLimits
 	attrs, _ := l.items(b.Body, queueSchema)
