@@ -10,8 +10,8 @@ import (
 // workerClass is the set of connected workers that list the same queues in
 // the same order and serve the same task types. Its workers share one
 // free-worker heap, so an assignment or a completion moves a worker in one
-// heap, however many queues and types it serves, and a worker's next queue
-// is picked among the class's ready queues without looking at empty ones.
+// heap, however many queues and types it serves. A worker's next queue is
+// picked among the class's ready queues, without looking at empty ones.
 // Guarded by Scheduler.mu.
 type workerClass struct {
 	key    string

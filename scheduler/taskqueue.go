@@ -125,8 +125,8 @@ func (lv *priorityLevel) top() *task {
 
 // advance moves head past removed entries, and moves the live entries to
 // the front of fifo once the removed ones before them take more room than
-// the live ones. Each entry moves at most once per time its slice fills,
-// so the cost per task stays O(1) on average.
+// the live ones. A move copies fewer entries than were removed since the
+// last one, so the cost per task stays O(1) on average.
 func (lv *priorityLevel) advance() {
 	for lv.head < len(lv.fifo) && lv.fifo[lv.head] == nil {
 		lv.head++

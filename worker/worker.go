@@ -31,7 +31,7 @@ type Worker struct {
 	outbox    outbox
 	completed uint64
 	failed    uint64
-	changed   chan struct{} // closed on the next change that waiters watch; nil while nobody waits
+	changed   chan struct{} // closed on the next change that waiters watch; nil while no goroutine waits
 	runners   runnerPool
 }
 

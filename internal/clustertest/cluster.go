@@ -253,8 +253,8 @@ func startMaster(t testing.TB, api *API, extra []string) *Cluster {
 	return c
 }
 
-// waitHealthyOrExit reports whether the master answers /healthz within
-// timeout. It returns false at once when the master process exits.
+// waitHealthyOrExit reports whether GET /healthz on the master returns 200
+// within timeout. It returns false at once when the master process exits.
 func (c *Cluster) waitHealthyOrExit(timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
